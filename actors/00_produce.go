@@ -1,0 +1,167 @@
+package actors
+
+// Produce (key 0), versions from wire's table (v3+: record batch v2 only).
+//
+// Behaviour: each partition's records go to its partition actor, which
+// validates the batch (framing, CRC32C, max.message.bytes, idempotent
+// sequence), assigns offsets and hands the batch to its WAL shard. acks=1 and
+// acks=all are answered once the WAL has fsynced the batch (floe has one copy
+// on local disk until upload, so both mean the same); acks=0 releases the
+// connection's slot at once and is never answered.
+//
+// Errors: UNKNOWN_TOPIC_OR_PARTITION (the topic is auto-created in the
+// background when allowed, so a retry succeeds), INVALID_TOPIC_EXCEPTION,
+// CORRUPT_MESSAGE, INVALID_RECORD, UNSUPPORTED_FOR_MESSAGE_FORMAT,
+// MESSAGE_TOO_LARGE, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+// REQUEST_TIMED_OUT (also when the WAL is full: retriable backpressure),
+// KAFKA_STORAGE_ERROR after a WAL write or fsync failure.
+//
+// Not supported: transactions (transactional batches get INVALID_TXN_STATE),
+// LogAppendTime topics.
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/floe-io/floe/netloop"
+	"github.com/floe-io/floe/wire"
+)
+
+// produceRequest counts down its partitions; the last one to finish answers.
+// Each partition writes only its own slot, and the atomic countdown orders
+// those writes before the final read.
+type produceRequest struct {
+	r         *netloop.Request
+	resp      *kmsg.ProduceResponse
+	slots     []*kmsg.ProduceResponseTopicPartition
+	remaining atomic.Int32
+	acks      int16
+	deadline  int64 // unix nanos
+}
+
+func (pr *produceRequest) done(slot int, code int16, base, logStart int64) {
+	p := pr.slots[slot]
+	p.ErrorCode = code
+	p.BaseOffset = base
+	p.LogStartOffset = logStart
+	if pr.remaining.Add(-1) == 0 && pr.acks != 0 {
+		pr.r.Respond(pr.resp)
+	}
+}
+
+func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if req.TransactionID != nil {
+		// No transaction coordinator: refuse at the request level.
+		for _, t := range req.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		r.Respond(resp)
+		return
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	pr := &produceRequest{r: r, resp: resp, acks: req.Acks, deadline: r.Received.Add(timeout).UnixNano()}
+	snap := b.reg.load()
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	total := 0
+	for i := range req.Topics {
+		resp.Topics[i] = kmsg.NewProduceResponseTopic()
+		resp.Topics[i].Topic = req.Topics[i].Topic
+		resp.Topics[i].Partitions = make([]kmsg.ProduceResponseTopicPartition, len(req.Topics[i].Partitions))
+		total += len(req.Topics[i].Partitions)
+	}
+	pr.slots = make([]*kmsg.ProduceResponseTopicPartition, 0, total)
+	pr.remaining.Store(int32(total))
+	resp.ThrottleMillis = b.walThrottleMillis()
+
+	type send struct {
+		ref *partitionRef
+		msg *produceMsg
+	}
+	sends := make([]send, 0, total)
+	for i, t := range req.Topics {
+		topic := snap.byName[t.Topic]
+		nameErr := wire.ValidateTopicName(t.Topic)
+		if topic == nil && nameErr == nil && b.cfg.AutoCreateTopics {
+			b.autoCreate(t.Topic)
+		}
+		for j, p := range t.Partitions {
+			rp := &resp.Topics[i].Partitions[j]
+			*rp = kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.BaseOffset = -1
+			slot := len(pr.slots)
+			pr.slots = append(pr.slots, rp)
+			var code int16
+			var ref *partitionRef
+			switch {
+			case nameErr != nil:
+				code = kerr.InvalidTopicException.Code
+			case topic == nil:
+				code = kerr.UnknownTopicOrPartition.Code
+			default:
+				_, ref = snap.partition(t.Topic, p.Partition)
+				if ref == nil {
+					code = kerr.UnknownTopicOrPartition.Code
+				} else if !b.walAdmit(ref, len(p.Records)) {
+					code = kerr.RequestTimedOut.Code
+				}
+			}
+			if code != 0 {
+				rp.ErrorCode = code
+				pr.remaining.Add(-1)
+				continue
+			}
+			sends = append(sends, send{ref: ref, msg: &produceMsg{pr: pr, slot: slot, records: p.Records, config: topic.configs}})
+		}
+	}
+	if req.Acks == 0 {
+		r.Skip()
+	} else if len(sends) == 0 {
+		r.Respond(resp)
+		return
+	}
+	// Sent after every slot is counted: a partition may finish at once.
+	for _, s := range sends {
+		b.send(s.ref.pid, s.msg)
+	}
+}
+
+// walAdmit refuses a produce when its WAL shard is full or too much is queued
+// for it: the producer gets a retriable error instead of the broker buffering
+// without bound. It reads atomics only (it runs on the event loop).
+func (b *Broker) walAdmit(ref *partitionRef, size int) bool {
+	queued := b.walQueued.Load()
+	if queued+int64(size) > b.cfg.WALQueueBytes {
+		return false
+	}
+	w := b.deps.WALs[ref.wal]
+	return w.Used()+queued+int64(size) <= w.Capacity()
+}
+
+// walThrottleMillis asks producers to slow down as the WALs fill (KIP-219
+// throttling; clients wait that long before their next produce).
+func (b *Broker) walThrottleMillis() int32 {
+	var worst float64
+	for _, w := range b.deps.WALs {
+		worst = max(worst, float64(w.Used())/float64(w.Capacity()))
+	}
+	if worst < 0.75 {
+		return 0
+	}
+	return int32((worst - 0.75) * 4 * 1000)
+}

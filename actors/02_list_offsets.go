@@ -1,0 +1,76 @@
+package actors
+
+// ListOffsets (key 2), versions from wire's table.
+//
+// Behaviour: latest (-1) is the high watermark and earliest (-2) the log start
+// offset, both read lock-free from what the partition actor publishes; max
+// timestamp (-3, KIP-734) and a timestamp go to the partition actor, which
+// looks them up at the granularity of object blocks and cached batches (see
+// partition.listOffset). Isolation levels are equal: no transactions.
+//
+// Errors: UNKNOWN_TOPIC_OR_PARTITION. Not supported: v0's multiple old-style
+// offsets (v0 is not in the version table).
+
+import (
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/floe-io/floe/netloop"
+)
+
+type listOffsetsRequest struct {
+	r         *netloop.Request
+	resp      *kmsg.ListOffsetsResponse
+	slots     []*kmsg.ListOffsetsResponseTopicPartition
+	remaining atomic.Int32
+}
+
+func (lr *listOffsetsRequest) done(slot int, code int16, offset, timestamp int64) {
+	p := lr.slots[slot]
+	p.ErrorCode, p.Offset, p.Timestamp = code, offset, timestamp
+	if lr.remaining.Add(-1) == 0 {
+		lr.r.Respond(lr.resp)
+	}
+}
+
+func (b *Broker) handleListOffsets(r *netloop.Request, req *kmsg.ListOffsetsRequest) {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	lr := &listOffsetsRequest{r: r, resp: resp}
+	snap := b.reg.load()
+	total := 0
+	for _, t := range req.Topics {
+		total += len(t.Partitions)
+	}
+	lr.remaining.Store(int32(total) + 1) // +1 held until every message is sent
+	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(req.Topics))
+	for i, t := range req.Topics {
+		rt := &resp.Topics[i]
+		*rt = kmsg.NewListOffsetsResponseTopic()
+		rt.Topic = t.Topic
+		rt.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, len(t.Partitions))
+		for j, p := range t.Partitions {
+			rp := &rt.Partitions[j]
+			*rp = kmsg.NewListOffsetsResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.LeaderEpoch = 0
+			slot := len(lr.slots)
+			lr.slots = append(lr.slots, rp)
+			_, ref := snap.partition(t.Topic, p.Partition)
+			switch {
+			case ref == nil:
+				lr.done(slot, kerr.UnknownTopicOrPartition.Code, -1, -1)
+			case p.Timestamp == -1:
+				lr.done(slot, 0, ref.highWatermark.Load(), -1)
+			case p.Timestamp == -2:
+				lr.done(slot, 0, ref.logStartOffset.Load(), -1)
+			default:
+				b.send(ref.pid, &listOffsetMsg{lr: lr, slot: slot, timestamp: p.Timestamp})
+			}
+		}
+	}
+	if lr.remaining.Add(-1) == 0 {
+		r.Respond(resp)
+	}
+}

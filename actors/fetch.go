@@ -1,0 +1,180 @@
+package actors
+
+import (
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/floe-io/floe/netloop"
+)
+
+// fetchPart is one partition of a fetch. The result fields are written, per
+// round, by exactly one goroutine (the partition actor or a cold reader) and
+// read by the finisher after the round's countdown, under fetchRequest.mu.
+type fetchPart struct {
+	topicIndex, partIndex int
+	ref                   *partitionRef // nil: answered with code, no round
+	offset                int64
+	maxBytes              int32
+
+	code           int16
+	highWatermark  int64
+	logStartOffset int64
+	batches        [][]byte
+	bytes          int
+}
+
+// fetchRequest is one Fetch in progress: rounds of reads to every partition,
+// parked between rounds until data arrives or max wait passes. There is no
+// actor or goroutine per fetch: partitions report with partDone and wake, the
+// max-wait timer fires once, and whoever completes it encodes the answer.
+type fetchRequest struct {
+	b        *Broker
+	r        *netloop.Request
+	resp     *kmsg.FetchResponse
+	parts    []fetchPart
+	minBytes int
+	maxBytes int
+	maxWait  time.Duration
+
+	mu      sync.Mutex
+	round   int  // guarded by mu
+	pending int  // guarded by mu: replies outstanding in this round
+	woken   bool // guarded by mu: data arrived during a round
+	expired bool // guarded by mu: max wait has passed
+	done    bool // guarded by mu
+	timer   *time.Timer
+}
+
+func (fr *fetchRequest) finished() bool {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	return fr.done
+}
+
+// startRound sends a read to every live partition. Called with mu held.
+func (fr *fetchRequest) startRound(park bool) {
+	fr.round++
+	fr.pending = 0
+	for i := range fr.parts {
+		if fr.parts[i].ref != nil {
+			fr.pending++
+		}
+	}
+	if fr.pending == 0 {
+		fr.finishLocked()
+		return
+	}
+	round := fr.round
+	// Count first, then send: a fast partition may answer before the loop
+	// below ends, and partDone must see the full count.
+	for i := range fr.parts {
+		part := &fr.parts[i]
+		if part.ref == nil {
+			continue
+		}
+		part.code, part.batches, part.bytes = 0, part.batches[:0], 0
+		fr.b.send(part.ref.pid, &fetchMsg{fr: fr, index: i, round: round, park: park})
+	}
+}
+
+// partDone records that one partition answered in round.
+func (fr *fetchRequest) partDone(round int) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if fr.done || round != fr.round {
+		return
+	}
+	fr.pending--
+	if fr.pending > 0 {
+		return
+	}
+	total, failed := 0, false
+	for i := range fr.parts {
+		total += fr.parts[i].bytes
+		failed = failed || fr.parts[i].code != 0
+	}
+	switch {
+	case total >= fr.minBytes || failed || fr.expired || fr.maxWait <= 0:
+		fr.finishLocked()
+	case fr.woken:
+		fr.woken = false
+		fr.startRound(true)
+	case fr.timer == nil:
+		fr.timer = time.AfterFunc(fr.maxWait-time.Since(fr.r.Received), fr.expire)
+	}
+}
+
+// wake is called by a partition that got new data while this fetch was
+// parked on it in round.
+func (fr *fetchRequest) wake(round int) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if fr.done || round != fr.round {
+		return
+	}
+	if fr.pending > 0 {
+		fr.woken = true
+		return
+	}
+	fr.startRound(true)
+}
+
+func (fr *fetchRequest) expire() {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if fr.done {
+		return
+	}
+	fr.expired = true
+	if fr.pending == 0 {
+		fr.startRound(false)
+	}
+}
+
+// finishLocked assembles and sends the response. Partitions are filled in
+// request order within the request's max bytes; the first batch of the first
+// partition with data is always included, as Kafka does.
+func (fr *fetchRequest) finishLocked() {
+	fr.done = true
+	if fr.timer != nil {
+		fr.timer.Stop()
+	}
+	budget := fr.maxBytes
+	any := false
+	for i := range fr.parts {
+		part := &fr.parts[i]
+		rp := &fr.resp.Topics[part.topicIndex].Partitions[part.partIndex]
+		rp.ErrorCode = part.code
+		if part.ref == nil {
+			continue
+		}
+		rp.HighWatermark = part.highWatermark
+		rp.LastStableOffset = part.highWatermark
+		rp.LogStartOffset = part.logStartOffset
+		size := 0
+		n := 0
+		for _, b := range part.batches {
+			if any && size+len(b) > budget {
+				break
+			}
+			size += len(b)
+			n++
+			any = true
+		}
+		if n == 0 {
+			continue
+		}
+		budget -= size
+		if budget < 0 {
+			budget = 0
+		}
+		records := make([]byte, 0, size)
+		for _, b := range part.batches[:n] {
+			records = append(records, b...)
+		}
+		rp.RecordBatches = records
+	}
+	fr.r.Respond(fr.resp)
+}

@@ -1,0 +1,279 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/floe-io/floe/persistence/wal"
+	"github.com/floe-io/floe/wire"
+)
+
+// Messages a partition actor handles.
+type (
+	// produceMsg carries one partition's records of a Produce request.
+	produceMsg struct {
+		pr      *produceRequest
+		slot    int
+		records []byte
+		config  topicConfig
+	}
+	// durableMsg: everything this partition sent to its WAL shard below upTo
+	// is durable; or, with err, the WAL failed and nothing more will be.
+	durableMsg struct {
+		upTo int64
+		err  error
+	}
+	// fetchMsg asks for data of one fetch partition in one round.
+	fetchMsg struct {
+		fr    *fetchRequest
+		index int
+		round int
+		park  bool
+	}
+	// uploadedMsg: these ranges of the partition are now in objects.
+	uploadedMsg struct {
+		ranges []objectRange
+		end    int64
+	}
+	// listOffsetMsg asks for the offset of a timestamp.
+	listOffsetMsg struct {
+		lr        *listOffsetsRequest
+		slot      int
+		timestamp int64
+	}
+	// produceTimeoutMsg: check waiters against their deadlines.
+	produceTimeoutMsg struct{}
+	// panicMsg makes the actor panic, for supervision tests.
+	panicMsg struct{}
+)
+
+// partition is the actor that owns one partition. Its durable part lives in
+// log, which survives restarts of the actor (see partitionLog).
+type partition struct {
+	b         *Broker
+	ref       *partitionRef
+	log       *partitionLog
+	producers producerStates
+	self      *actor.PID
+}
+
+func (b *Broker) partitionProducer(ref *partitionRef, log *partitionLog) actor.Producer {
+	return func() actor.Actor { return &partition{b: b, ref: ref, log: log} }
+}
+
+// Receive handles one message; it runs on the CPU pool and never blocks.
+func (p *partition) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		p.self = ctx.Self()
+		p.start()
+	case *produceMsg:
+		p.produce(m)
+	case *durableMsg:
+		p.durable(m)
+	case *fetchMsg:
+		p.fetch(m)
+	case *uploadedMsg:
+		p.uploaded(m)
+	case *listOffsetMsg:
+		p.listOffset(m)
+	case produceTimeoutMsg:
+		p.log.timerArmed = false
+		p.expireWaiters(time.Now().UnixNano())
+	case panicMsg:
+		panic("partition: panic requested by a fault test")
+	}
+}
+
+// start runs on every incarnation. After a restart, requests the previous
+// incarnation was serving get a retriable error (their data, if it reaches
+// the WAL, is kept: an idempotent retry then finds it as a duplicate), parked
+// fetches are woken, and producer state is rebuilt from the data.
+func (p *partition) start() {
+	l := p.log
+	l.incarnation++
+	if l.incarnation > 1 {
+		for _, w := range l.waiters {
+			w.pr.done(w.slot, kerr.NotLeaderForPartition.Code, -1, l.logStartOffset)
+		}
+		l.waiters = nil
+		p.wakeParked()
+	}
+	p.rebuildProducers()
+	p.publish()
+}
+
+func (p *partition) rebuildProducers() {
+	p.producers = make(producerStates)
+	for _, s := range p.log.snapshot {
+		h := wire.BatchHeader{ProducerID: s.ProducerID, ProducerEpoch: s.Epoch, BaseSequence: s.FirstSeq, LastOffsetDelta: s.LastSeq - s.FirstSeq}
+		p.producers.record(h, s.BaseOffset, s.LastOffset)
+	}
+	for _, c := range p.log.live() {
+		p.producers.record(c.header, c.base, c.last)
+	}
+}
+
+func (p *partition) publish() {
+	p.ref.highWatermark.Store(p.log.highWatermark)
+	p.ref.logStartOffset.Store(p.log.logStartOffset)
+}
+
+func (p *partition) produce(m *produceMsg) {
+	l := p.log
+	batches, headers, err := wire.SplitBatches(m.records)
+	switch {
+	case err != nil:
+		m.pr.done(m.slot, wire.ErrorCode(err), -1, l.logStartOffset)
+		return
+	case len(batches) != 1:
+		// Produce v3+ carries exactly one batch per partition.
+		m.pr.done(m.slot, kerr.InvalidRecord.Code, -1, l.logStartOffset)
+		return
+	}
+	batch, h := batches[0], headers[0]
+	switch {
+	case int64(len(batch)) > int64(m.config.maxMessageBytes):
+		m.pr.done(m.slot, kerr.MessageTooLarge.Code, -1, l.logStartOffset)
+		return
+	case h.Transactional() || h.Control():
+		// Transactions are not supported (no AddPartitionsToTxn etc. in
+		// ApiVersions); a transactional batch cannot be valid here.
+		m.pr.done(m.slot, kerr.InvalidTxnState.Code, -1, l.logStartOffset)
+		return
+	case p.b.storageError.Load():
+		m.pr.done(m.slot, kerr.KafkaStorageError.Code, -1, l.logStartOffset)
+		return
+	}
+	check := p.producers.check(h)
+	if check.code != 0 {
+		m.pr.done(m.slot, check.code, -1, l.logStartOffset)
+		return
+	}
+	if check.duplicate {
+		// A retry of a batch already written: answer with its offsets once
+		// it is durable.
+		if check.dup.lastOffset < l.highWatermark {
+			m.pr.done(m.slot, 0, check.dup.baseOffset, l.logStartOffset)
+		} else {
+			p.addWaiter(m.pr, m.slot, check.dup.baseOffset, check.dup.lastOffset)
+		}
+		return
+	}
+
+	base := l.nextOffset
+	last := base + int64(h.LastOffsetDelta)
+	wire.SetBaseOffset(batch, base)
+	wire.SetPartitionLeaderEpoch(batch, 0)
+	h.BaseOffset = base
+	l.nextOffset = last + 1
+	l.appendBatch(cachedBatch{base: base, last: last, header: h, data: batch})
+	p.b.cacheBytes.Add(int64(len(batch)))
+	p.producers.record(h, base, last)
+
+	p.b.walQueued.Add(int64(len(batch)))
+	p.b.send(p.b.shards[p.ref.wal], &walAppendMsg{
+		ref:    p.ref,
+		entry:  wal.Entry{Stream: p.ref.stream, BaseOffset: base, Data: batch},
+		header: h,
+	})
+	if m.pr.acks != 0 {
+		p.addWaiter(m.pr, m.slot, base, last)
+	}
+	p.evict()
+}
+
+func (p *partition) addWaiter(pr *produceRequest, slot int, base, last int64) {
+	l := p.log
+	l.waiters = append(l.waiters, pendingAck{pr: pr, slot: slot, base: base, last: last, deadline: pr.deadline})
+	if !l.timerArmed {
+		l.timerArmed = true
+		self, b := p.self, p.b
+		time.AfterFunc(time.Until(time.Unix(0, pr.deadline))+time.Millisecond, func() { b.send(self, produceTimeoutMsg{}) })
+	}
+}
+
+// expireWaiters answers REQUEST_TIMED_OUT to waiters past their deadline. Their
+// data may still become durable, as in Kafka; an idempotent retry then finds it.
+func (p *partition) expireWaiters(now int64) {
+	l := p.log
+	kept := l.waiters[:0]
+	for _, w := range l.waiters {
+		if w.deadline <= now {
+			w.pr.done(w.slot, kerr.RequestTimedOut.Code, -1, l.logStartOffset)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(l.waiters[len(kept):])
+	l.waiters = kept
+	if len(kept) > 0 {
+		earliest := kept[0].deadline
+		for _, w := range kept {
+			earliest = min(earliest, w.deadline)
+		}
+		l.timerArmed = true
+		self, b := p.self, p.b
+		time.AfterFunc(time.Until(time.Unix(0, earliest))+time.Millisecond, func() { b.send(self, produceTimeoutMsg{}) })
+	}
+}
+
+func (p *partition) durable(m *durableMsg) {
+	l := p.log
+	if m.err != nil {
+		// The WAL refuses every later append (sticky), so nothing above the
+		// high watermark will ever be durable: drop it and fail its waiters.
+		for _, w := range l.waiters {
+			w.pr.done(w.slot, kerr.KafkaStorageError.Code, -1, l.logStartOffset)
+		}
+		l.waiters = nil
+		p.b.cacheBytes.Add(-l.truncate(l.highWatermark))
+		p.rebuildProducers()
+		return
+	}
+	if m.upTo <= l.highWatermark {
+		return
+	}
+	l.highWatermark = m.upTo
+	p.publish()
+	kept := l.waiters[:0]
+	for _, w := range l.waiters {
+		if w.last < l.highWatermark {
+			w.pr.done(w.slot, 0, w.base, l.logStartOffset)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(l.waiters[len(kept):])
+	l.waiters = kept
+	p.wakeParked()
+}
+
+func (p *partition) wakeParked() {
+	for _, pf := range p.log.parked {
+		pf.fr.wake(pf.round)
+	}
+	clear(p.log.parked)
+	p.log.parked = p.log.parked[:0]
+}
+
+func (p *partition) uploaded(m *uploadedMsg) {
+	l := p.log
+	l.objects = append(l.objects, m.ranges...)
+	if m.end > l.uploadedEnd {
+		l.uploadedEnd = m.end
+	}
+	p.evict()
+}
+
+// evict drops uploaded batches from the head of this partition's cache while
+// the broker's log cache is over budget. Batches not yet uploaded stay: the
+// cache is their only readable copy until the upload.
+func (p *partition) evict() {
+	l := p.log
+	for p.b.cacheBytes.Load() > p.b.cfg.LogCacheBytes && l.head < len(l.batches) && l.batches[l.head].last < l.uploadedEnd {
+		p.b.cacheBytes.Add(-l.dropHead())
+	}
+}

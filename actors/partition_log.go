@@ -1,0 +1,131 @@
+package actors
+
+import (
+	"sort"
+
+	"github.com/floe-io/floe/persistence/meta"
+	"github.com/floe-io/floe/wire"
+)
+
+// cachedBatch is one record batch in the log cache. data is immutable once
+// cached (its base offset was set before), so fetches on other goroutines may
+// share it.
+type cachedBatch struct {
+	base, last int64
+	header     wire.BatchHeader
+	data       []byte
+}
+
+// objectRange says which object block holds [first, end) of a stream.
+type objectRange struct {
+	first, end   int64
+	maxTimestamp int64
+	key          string
+	position     int64
+	size         int64
+}
+
+// pendingAck is a produce partition waiting for its data to be durable.
+type pendingAck struct {
+	pr       *produceRequest
+	slot     int
+	last     int64 // durable once highWatermark > last
+	base     int64
+	deadline int64 // unix nanos; REQUEST_TIMED_OUT after it
+}
+
+// parkedFetch is a long-poll fetch waiting for new data on this partition.
+type parkedFetch struct {
+	fr    *fetchRequest
+	round int
+}
+
+// partitionLog is a partition's state that outlives one incarnation of its
+// actor: the data (which the WAL or the objects hold durably), the offsets, and
+// the requests waiting on it. Only the partition actor's current incarnation
+// touches it. On a restart the new incarnation keeps the data, fails the
+// waiters with a retriable error and rebuilds everything else from the data.
+type partitionLog struct {
+	batches    []cachedBatch // contiguous, ascending; head is the first live one
+	head       int
+	cacheBytes int64
+
+	nextOffset     int64 // log end offset: next offset to assign
+	highWatermark  int64 // end of durable data
+	logStartOffset int64
+	uploadedEnd    int64 // everything below is in objects
+
+	objects []objectRange // ascending by first
+
+	snapshot []meta.ProducerState // producer state at the last upload, from meta
+
+	waiters     []pendingAck
+	parked      []parkedFetch
+	timerArmed  bool
+	incarnation int
+}
+
+func (l *partitionLog) live() []cachedBatch { return l.batches[l.head:] }
+
+// cacheStart is the first offset the cache holds; below it data is in objects.
+func (l *partitionLog) cacheStart() int64 {
+	if l.head < len(l.batches) {
+		return l.batches[l.head].base
+	}
+	return l.nextOffset
+}
+
+func (l *partitionLog) appendBatch(b cachedBatch) {
+	l.batches = append(l.batches, b)
+	l.cacheBytes += int64(len(b.data))
+}
+
+// dropHead removes the oldest cached batch and returns its size.
+func (l *partitionLog) dropHead() int64 {
+	n := int64(len(l.batches[l.head].data))
+	l.batches[l.head] = cachedBatch{}
+	l.head++
+	l.cacheBytes -= n
+	if l.head > 1024 && l.head*2 > len(l.batches) {
+		l.batches = append([]cachedBatch(nil), l.batches[l.head:]...)
+		l.head = 0
+	}
+	return n
+}
+
+// truncate drops every cached batch at or above offset (the non-durable tail
+// after a WAL failure) and returns the bytes freed.
+func (l *partitionLog) truncate(offset int64) int64 {
+	var freed int64
+	for len(l.batches) > l.head && l.batches[len(l.batches)-1].base >= offset {
+		last := len(l.batches) - 1
+		freed += int64(len(l.batches[last].data))
+		l.batches[last] = cachedBatch{}
+		l.batches = l.batches[:last]
+	}
+	l.cacheBytes -= freed
+	l.nextOffset = offset
+	return freed
+}
+
+// findCached returns the index in live() of the first batch ending at or
+// after offset, or -1.
+func (l *partitionLog) findCached(offset int64) int {
+	live := l.live()
+	i := sort.Search(len(live), func(i int) bool { return live[i].last >= offset })
+	if i == len(live) {
+		return -1
+	}
+	return i
+}
+
+// findObject returns the first object range ending after offset. Its first
+// offset may lie above offset when offset was trimmed away; reading from there
+// skips ahead, as a consumer expects after retention.
+func (l *partitionLog) findObject(offset int64) (objectRange, bool) {
+	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > offset })
+	if i == len(l.objects) {
+		return objectRange{}, false
+	}
+	return l.objects[i], true
+}

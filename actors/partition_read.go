@@ -1,0 +1,128 @@
+package actors
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// fetch serves one partition of a fetch round: from the log cache when the
+// offset is there (the tail path), from the cold pool when it is older, or
+// parks the fetch when there is nothing yet.
+func (p *partition) fetch(m *fetchMsg) {
+	l := p.log
+	part := &m.fr.parts[m.index]
+	part.highWatermark = l.highWatermark
+	part.logStartOffset = l.logStartOffset
+	off := part.offset
+	switch {
+	case off < l.logStartOffset || off > l.highWatermark:
+		part.code = kerr.OffsetOutOfRange.Code
+		m.fr.partDone(m.round)
+	case off == l.highWatermark:
+		if m.park {
+			p.park(m.fr, m.round)
+		}
+		m.fr.partDone(m.round)
+	case off >= l.cacheStart():
+		p.readCache(part, off)
+		m.fr.partDone(m.round)
+	default:
+		rng, ok := l.findObject(off)
+		if !ok {
+			// Nothing holds the offset (cannot happen while the object
+			// index covers [logStart, cacheStart)); answer empty rather
+			// than stall the fetch.
+			p.b.log.Error("no object holds offset", "topic", p.ref.topic, "partition", p.ref.index, "offset", off)
+			m.fr.partDone(m.round)
+			return
+		}
+		p.b.coldRead(&coldReadMsg{fr: m.fr, index: m.index, round: m.round, rng: rng, offset: off, highWatermark: l.highWatermark})
+	}
+}
+
+func (p *partition) park(fr *fetchRequest, round int) {
+	l := p.log
+	if len(l.parked) >= 64 {
+		// Drop entries of fetches that have finished, so an idle partition
+		// polled by many consumers does not grow without bound.
+		kept := l.parked[:0]
+		for _, pf := range l.parked {
+			if !pf.fr.finished() {
+				kept = append(kept, pf)
+			}
+		}
+		clear(l.parked[len(kept):])
+		l.parked = kept
+	}
+	l.parked = append(l.parked, parkedFetch{fr: fr, round: round})
+}
+
+// readCache collects cached batches from off up to the high watermark and the
+// partition's byte limit; the first batch is returned even if larger than the
+// limit, as Kafka does, so a consumer can always make progress.
+func (p *partition) readCache(part *fetchPart, off int64) {
+	l := p.log
+	i := l.findCached(off)
+	if i < 0 {
+		return
+	}
+	for _, c := range l.live()[i:] {
+		if c.base >= l.highWatermark {
+			break
+		}
+		if part.bytes > 0 && part.bytes+len(c.data) > int(part.maxBytes) {
+			break
+		}
+		part.batches = append(part.batches, c.data)
+		part.bytes += len(c.data)
+	}
+}
+
+// listOffset answers a timestamp lookup from the object index and the cache.
+// Timestamps are known per object block and per batch, so the answer is the
+// first offset of the first block or batch whose max timestamp reaches the
+// target: never after the wanted record, possibly a few records before it.
+func (p *partition) listOffset(m *listOffsetMsg) {
+	l := p.log
+	const latest, earliest, maxTimestamp = -1, -2, -3
+	switch m.timestamp {
+	case latest:
+		m.lr.done(m.slot, 0, l.highWatermark, -1)
+		return
+	case earliest:
+		m.lr.done(m.slot, 0, l.logStartOffset, -1)
+		return
+	case maxTimestamp:
+		bestTs, bestOff := int64(-1), int64(-1)
+		for _, o := range l.objects {
+			if o.end > l.logStartOffset && o.maxTimestamp > bestTs {
+				bestTs, bestOff = o.maxTimestamp, max(o.first, l.logStartOffset)
+			}
+		}
+		for _, c := range l.live() {
+			if c.base >= l.highWatermark {
+				break
+			}
+			if c.header.MaxTimestamp > bestTs {
+				bestTs, bestOff = c.header.MaxTimestamp, c.last
+			}
+		}
+		m.lr.done(m.slot, 0, bestOff, bestTs)
+		return
+	}
+	for _, o := range l.objects {
+		if o.end > l.logStartOffset && o.maxTimestamp >= m.timestamp {
+			m.lr.done(m.slot, 0, max(o.first, l.logStartOffset), o.maxTimestamp)
+			return
+		}
+	}
+	for _, c := range l.live() {
+		if c.base >= l.highWatermark {
+			break
+		}
+		if c.base >= l.logStartOffset && c.header.MaxTimestamp >= m.timestamp {
+			m.lr.done(m.slot, 0, c.base, c.header.MaxTimestamp)
+			return
+		}
+	}
+	m.lr.done(m.slot, 0, -1, -1)
+}

@@ -1,0 +1,155 @@
+// Command floe is the floe broker: `floe serve` runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/floe-io/floe/supervision"
+)
+
+const usage = `floe — a Kafka-protocol broker that keeps its data in object storage.
+
+Usage:
+  floe serve [flags]     run a broker
+  floe help              show this help
+
+Every flag can also be set as an environment variable FLOE_<NAME>, with the
+flag's name in upper case and '-' as '_' (e.g. --data-dir → FLOE_DATA_DIR).
+A flag given on the command line wins over the environment.
+
+Flags of serve:
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fs, _ := serveFlags(stderr)
+		fmt.Fprint(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	default:
+		fmt.Fprintf(stderr, "floe: unknown command %q (try floe --help)\n", args[0])
+		return 2
+	}
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs, opts := serveFlags(stderr)
+	if err := parseWithEnv(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "floe:", err)
+		return 2
+	}
+	cfg, err := opts.config(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "floe:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	node, err := supervision.Start(startCtx, cfg)
+	cancel()
+	if err != nil {
+		cfg.Logger.Error("start failed", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := node.Shutdown(shutdownCtx); err != nil {
+		cfg.Logger.Error("shutdown", "err", err)
+		return 1
+	}
+	cfg.Logger.Info("stopped")
+	return 0
+}
+
+// serveOptions are the raw flag values.
+type serveOptions struct {
+	listen, advertise, dataDir, objectStore, http string
+	logCacheSize, walCapacity, uploadSize        string
+	uploadInterval                               time.Duration
+	autoCreateTopics                             bool
+	defaultPartitions                            int
+	maxRequestSize                               string
+	maxInFlight                                  int
+	coldReaders                                  int
+	logLevel                                     string
+}
+
+func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
+	o := &serveOptions{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:9092", "Kafka listener address (host:port; port 0 picks a free one)")
+	fs.StringVar(&o.advertise, "advertise", "", "address given to clients in Metadata (default: the listen address)")
+	fs.StringVar(&o.dataDir, "data-dir", "./data", "directory for the WAL, the metadata store and the default object store")
+	fs.StringVar(&o.objectStore, "object-store", "", "object store URL: file:///dir, or s3://bucket?endpoint=...&region=...&path_style=true (default file://<data-dir>/objects)")
+	fs.StringVar(&o.http, "http", "127.0.0.1:9644", "admin HTTP listener (/healthz, /readyz, /metrics); empty to disable")
+	fs.StringVar(&o.logCacheSize, "log-cache-size", "512MiB", "memory for recent data served to tail consumers")
+	fs.StringVar(&o.walCapacity, "wal-capacity", "2GiB", "size of the preallocated write-ahead log; produce is throttled and refused when it is full")
+	fs.StringVar(&o.uploadSize, "upload-size", "32MiB", "upload WAL data to an object once this much is pending")
+	fs.DurationVar(&o.uploadInterval, "upload-interval", 30*time.Second, "upload pending WAL data at least this often")
+	fs.BoolVar(&o.autoCreateTopics, "auto-create-topics", true, "create unknown topics on Metadata and Produce")
+	fs.IntVar(&o.defaultPartitions, "default-partitions", 1, "partitions of an auto-created topic, or of CreateTopics with -1")
+	fs.StringVar(&o.maxRequestSize, "max-request-size", "100MiB", "largest request frame accepted; larger ones close the connection")
+	fs.IntVar(&o.maxInFlight, "max-in-flight", 64, "requests in flight per connection before the broker stops reading it")
+	fs.IntVar(&o.coldReaders, "cold-readers", 4, "concurrent object-store reads for consumers behind the log cache")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return fs, o
+}
+
+func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return supervision.Config{}, fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	sizes := map[string]*int64{}
+	var logCache, walCap, upload, maxReq int64
+	sizes["--log-cache-size"], sizes["--wal-capacity"], sizes["--upload-size"], sizes["--max-request-size"] = &logCache, &walCap, &upload, &maxReq
+	for name, raw := range map[string]string{"--log-cache-size": o.logCacheSize, "--wal-capacity": o.walCapacity, "--upload-size": o.uploadSize, "--max-request-size": o.maxRequestSize} {
+		v, err := parseSize(raw)
+		if err != nil {
+			return supervision.Config{}, fmt.Errorf("%s: %w", name, err)
+		}
+		*sizes[name] = v
+	}
+	switch {
+	case o.defaultPartitions < 1 || o.defaultPartitions > 10000:
+		return supervision.Config{}, fmt.Errorf("--default-partitions must be in [1, 10000]")
+	case walCap < 1<<20:
+		return supervision.Config{}, fmt.Errorf("--wal-capacity must be at least 1MiB")
+	case maxReq < 1<<10 || maxReq > 1<<30:
+		return supervision.Config{}, fmt.Errorf("--max-request-size must be in [1KiB, 1GiB]")
+	case o.uploadInterval <= 0:
+		return supervision.Config{}, fmt.Errorf("--upload-interval must be positive")
+	}
+	return supervision.Config{
+		Listen: o.listen, Advertise: o.advertise, DataDir: o.dataDir, ObjectStore: o.objectStore, HTTP: o.http,
+		LogCacheBytes: logCache, WALCapacityBytes: walCap, UploadBytes: upload, UploadInterval: o.uploadInterval,
+		AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
+		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
+	}, nil
+}

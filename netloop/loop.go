@@ -1,0 +1,102 @@
+package netloop
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+type completionKind uint8
+
+const (
+	completionResponse completionKind = iota
+	completionSkip
+	completionClose
+)
+
+// completion is a finished request travelling from a handler's goroutine to
+// the connection's loop.
+type completion struct {
+	conn *connState
+	seq  uint64
+	kind completionKind
+	data []byte
+}
+
+// loopState is floe's per-event-loop state. conns is loop-owned; queue and
+// scheduled are guarded by mu and are the only things other goroutines touch.
+type loopState struct {
+	server *Server
+	el     gnet.EventLoop
+	conns  map[*connState]struct{} // loop-owned
+
+	mu        sync.Mutex
+	queue     []completion // guarded by mu
+	scheduled bool         // guarded by mu: a drain task is queued on the loop
+
+	spare   []completion // loop-owned: the previous queue, reused
+	touched []*connState // loop-owned scratch
+}
+
+// complete queues c for the loop. Only the push that finds the queue idle
+// schedules a drain task, so a burst of completions costs one Execute (gnet
+// spills tasks past 1,024 into a slower queue).
+func (l *loopState) complete(c completion) {
+	l.mu.Lock()
+	l.queue = append(l.queue, c)
+	schedule := !l.scheduled
+	l.scheduled = true
+	l.mu.Unlock()
+	if !schedule {
+		return
+	}
+	if err := l.el.Execute(context.Background(), gnet.RunnableFunc(l.drain)); err != nil {
+		// The engine is shutting down: the connections are going away too.
+		l.mu.Lock()
+		l.scheduled = false
+		l.queue = l.queue[:0]
+		l.mu.Unlock()
+	}
+}
+
+// drain runs on the loop goroutine.
+func (l *loopState) drain(context.Context) error {
+	l.mu.Lock()
+	q := l.queue
+	l.queue = l.spare[:0]
+	l.scheduled = false
+	l.mu.Unlock()
+
+	l.touched = l.touched[:0]
+	for i := range q {
+		c := &q[i]
+		if c.conn.closed {
+			l.server.inflightDone()
+			continue
+		}
+		if c.conn.accept(c) {
+			l.touched = append(l.touched, c.conn)
+		}
+		q[i] = completion{}
+	}
+	for _, cs := range l.touched {
+		cs.flush()
+	}
+	l.spare = q[:0]
+	return nil
+}
+
+// checkDeadlines runs on the loop goroutine: a connection whose oldest
+// unanswered request is past its deadline is closed.
+func (l *loopState) checkDeadlines(context.Context) error {
+	now := time.Now().UnixNano()
+	for cs := range l.conns {
+		if cs.overdue(now) {
+			l.server.logger.Warn("closing connection: request deadline passed", "remote", cs.remote, "seq", cs.writeSeq)
+			_ = cs.c.Close()
+		}
+	}
+	return nil
+}

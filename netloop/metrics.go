@@ -1,0 +1,56 @@
+package netloop
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// metrics of the network front end; registered on the injected registry.
+type metrics struct {
+	requests            *prometheus.CounterVec
+	latency             *prometheus.HistogramVec
+	bytesIn             prometheus.Counter
+	bytesOut            prometheus.Counter
+	connections         prometheus.Gauge
+	connectionsRejected prometheus.Counter
+	apiLabels           map[int16]string // read-only after construction
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_requests_total", Help: "Requests answered, by Kafka API.",
+		}, []string{"api"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "floe_request_duration_seconds", Help: "Time from reading a request to queuing its response, by Kafka API.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18),
+		}, []string{"api"}),
+		bytesIn:             prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_network_received_bytes_total", Help: "Request bytes read."}),
+		bytesOut:            prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_network_sent_bytes_total", Help: "Response bytes queued for writing."}),
+		connections:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_connections", Help: "Open client connections."}),
+		connectionsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_connections_rejected_total", Help: "Connections refused at the connection cap or while draining."}),
+		apiLabels:           make(map[int16]string),
+	}
+	for k := int16(0); k <= kmsg.MaxKey; k++ {
+		if name := kmsg.NameForKey(k); name != "" {
+			m.apiLabels[k] = name
+		}
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.connections, m.connectionsRejected)
+	}
+	return m
+}
+
+func (m *metrics) observe(key int16, took time.Duration, bytes int) {
+	label, ok := m.apiLabels[key]
+	if !ok {
+		label = strconv.Itoa(int(key))
+	}
+	m.requests.WithLabelValues(label).Inc()
+	m.latency.WithLabelValues(label).Observe(took.Seconds())
+	m.bytesOut.Add(float64(bytes))
+}

@@ -1,0 +1,63 @@
+package netloop
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/floe-io/floe/wire"
+)
+
+// Handler serves decoded requests. Serve runs on an event-loop goroutine and
+// must not block: it answers later, from any goroutine, through the Request.
+type Handler interface {
+	Serve(r *Request)
+}
+
+// Request is one decoded Kafka request and the way to answer it. Exactly one of
+// Respond, Skip or Close takes effect; later calls are ignored, so a timeout
+// path and a normal path may race safely.
+type Request struct {
+	Header   wire.RequestHeader
+	Body     kmsg.Request
+	Received time.Time
+	Remote   string
+
+	conn *connState
+	seq  uint64
+	done atomic.Bool
+}
+
+// Respond encodes resp at the request's version and queues it for writing.
+func (r *Request) Respond(resp kmsg.Response) {
+	if !r.done.CompareAndSwap(false, true) {
+		return
+	}
+	resp.SetVersion(r.Header.Version)
+	frame := wire.AppendResponse(nil, r.Header.CorrelationID, resp)
+	r.conn.loop.server.metrics.observe(r.Header.Key, time.Since(r.Received), len(frame))
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, data: frame})
+}
+
+// Skip releases the request's slot without a response (acks=0 produce).
+func (r *Request) Skip() {
+	if !r.done.CompareAndSwap(false, true) {
+		return
+	}
+	r.conn.loop.server.metrics.observe(r.Header.Key, time.Since(r.Received), 0)
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: completionSkip})
+}
+
+// Close answers nothing and closes the connection, for a request the handler
+// finds to violate the protocol in a way that has no error code.
+func (r *Request) Close(reason string) {
+	if !r.done.CompareAndSwap(false, true) {
+		return
+	}
+	r.conn.loop.server.logger.Warn("closing connection", "remote", r.Remote, "api_key", r.Header.Key, "reason", reason)
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: completionClose})
+}
+
+// Answered reports whether the request has been answered (or skipped).
+func (r *Request) Answered() bool { return r.done.Load() }

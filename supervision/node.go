@@ -1,0 +1,251 @@
+package supervision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/floe-io/floe/actors"
+	"github.com/floe-io/floe/netloop"
+	"github.com/floe-io/floe/persistence/meta"
+	"github.com/floe-io/floe/persistence/objstore"
+	"github.com/floe-io/floe/persistence/wal"
+)
+
+// Config is everything a node needs, from flags.
+type Config struct {
+	Listen            string
+	Advertise         string // host:port given to clients; empty = the listen address
+	DataDir           string
+	ObjectStore       string // URL; empty = file://<data-dir>/objects
+	HTTP              string // admin listener; empty = none
+	LogCacheBytes     int64
+	WALCapacityBytes  int64
+	WALShards         int
+	UploadBytes       int64
+	UploadInterval    time.Duration
+	AutoCreateTopics  bool
+	DefaultPartitions int32
+	MaxFrameBytes     int
+	MaxInFlight       int
+	ColdReaders       int
+	Logger            *slog.Logger
+}
+
+// Node is a running broker: start order is metadata store, object store,
+// WALs, actors (recovery), network, admin HTTP; stop order is the reverse.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	sys     *System
+	meta    *meta.Store
+	wals    []*wal.WAL
+	broker  *actors.Broker
+	net     *netloop.Server
+	admin   *http.Server
+	adminLn net.Listener
+	reg     *prometheus.Registry
+	group   *Group
+}
+
+// Start opens the node's storage, recovers, and starts serving.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.WALShards <= 0 {
+		cfg.WALShards = 1
+	}
+	n = &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), group: NewGroup(cfg.Logger)}
+	defer func() {
+		if err != nil {
+			n.closeStorage()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("supervision: data dir: %w", err)
+	}
+	if n.meta, err = meta.Open(filepath.Join(cfg.DataDir, "meta.db")); err != nil {
+		return nil, fmt.Errorf("supervision: metadata store: %w", err)
+	}
+	storeURL := cfg.ObjectStore
+	if storeURL == "" {
+		abs, _ := filepath.Abs(filepath.Join(cfg.DataDir, "objects"))
+		storeURL = "file://" + abs
+	}
+	store, err := objstore.Open(storeURL)
+	if err != nil {
+		return nil, fmt.Errorf("supervision: object store: %w", err)
+	}
+	for i := 0; i < cfg.WALShards; i++ {
+		trim, err := n.meta.WALTrim(i)
+		if err != nil {
+			return nil, fmt.Errorf("supervision: WAL trim point: %w", err)
+		}
+		opts := wal.Options{Path: filepath.Join(cfg.DataDir, "wal", fmt.Sprintf("wal-%03d.log", i)), CapacityBytes: cfg.WALCapacityBytes, Logger: cfg.Logger}
+		w, err := wal.Open(opts, wal.Position(trim))
+		if err != nil {
+			return nil, fmt.Errorf("supervision: WAL shard %d: %w", i, err)
+		}
+		n.wals = append(n.wals, w)
+	}
+
+	if _, err := netloop.RaiseFileLimit(); err != nil {
+		n.log.Warn("could not raise the open-file limit", "err", err)
+	}
+	n.sys = New(cfg.Logger)
+	n.net = netloop.New(netloop.Options{
+		Listen: cfg.Listen, MaxFrameBytes: cfg.MaxFrameBytes, MaxInFlight: cfg.MaxInFlight,
+		Logger: cfg.Logger, Registry: n.reg,
+	}, nil)
+
+	// The network starts before recovery ends so the bound port is known for
+	// the advertised address; requests are refused until the broker is ready.
+	bcfg := actors.Config{
+		LogCacheBytes: cfg.LogCacheBytes, UploadBytes: cfg.UploadBytes, UploadInterval: cfg.UploadInterval,
+		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, ColdReaders: cfg.ColdReaders,
+	}
+	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger})
+	n.net.SetHandler(n.broker)
+	if err := n.net.Start(ctx); err != nil {
+		return nil, err
+	}
+	host, port, err := advertised(cfg.Advertise, n.net.Addr())
+	if err != nil {
+		return nil, err
+	}
+	n.broker.SetAdvertised(host, port)
+	if err := n.broker.Start(ctx); err != nil {
+		_ = n.net.Stop(context.Background())
+		return nil, err
+	}
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.HTTP != "" {
+		if err := n.startAdmin(cfg.HTTP); err != nil {
+			_ = n.net.Stop(context.Background())
+			return nil, err
+		}
+	}
+	n.log.Info("floe serving", "listen", n.net.Addr().String(), "advertise", net.JoinHostPort(host, strconv.Itoa(int(port))), "data_dir", cfg.DataDir, "object_store", storeURL)
+	return n, nil
+}
+
+func advertised(adv string, bound net.Addr) (string, int32, error) {
+	tcp, _ := bound.(*net.TCPAddr)
+	if adv == "" {
+		if tcp == nil {
+			return "", 0, errors.New("supervision: unknown bound address")
+		}
+		host := tcp.IP.String()
+		if tcp.IP.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		return host, int32(tcp.Port), nil
+	}
+	host, portStr, err := net.SplitHostPort(adv)
+	if err != nil {
+		return "", 0, fmt.Errorf("supervision: advertise address: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("supervision: advertise port %q", portStr)
+	}
+	if port == 0 && tcp != nil {
+		port = tcp.Port
+	}
+	return host, int32(port), nil
+}
+
+// Addr is the Kafka listener's address.
+func (n *Node) Addr() net.Addr { return n.net.Addr() }
+
+// HTTPAddr is the admin listener's address, or nil.
+func (n *Node) HTTPAddr() net.Addr {
+	if n.adminLn == nil {
+		return nil
+	}
+	return n.adminLn.Addr()
+}
+
+// Broker exposes the broker for tests and tools in this process.
+func (n *Node) Broker() *actors.Broker { return n.broker }
+
+// System exposes the actor system (restart counters).
+func (n *Node) System() *System { return n.sys }
+
+// Shutdown stops taking work, answers what is in flight, uploads what it can
+// within ctx, and closes storage (the WALs are fsynced on every write already).
+func (n *Node) Shutdown(ctx context.Context) error {
+	drainCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := n.net.Drain(drainCtx); err != nil {
+		n.log.Warn("drain incomplete", "err", err)
+	}
+	cancel()
+	if err := n.net.Stop(ctx); err != nil {
+		n.log.Warn("network stop", "err", err)
+	}
+	uploadCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	n.broker.Stop(uploadCtx)
+	cancel()
+	if n.admin != nil {
+		_ = n.admin.Shutdown(ctx)
+	}
+	n.sys.Shutdown()
+	n.group.Wait()
+	return n.closeStorage()
+}
+
+func (n *Node) closeStorage() error {
+	var errs []error
+	for _, w := range n.wals {
+		errs = append(errs, w.Close())
+	}
+	n.wals = nil
+	if n.meta != nil {
+		errs = append(errs, n.meta.Close())
+		n.meta = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) startAdmin(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("supervision: admin listener: %w", err)
+	}
+	n.adminLn = ln
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := n.broker.Healthy(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !n.broker.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	n.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	n.group.Go("admin-http", func() {
+		if err := n.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("admin listener", "err", err)
+		}
+	})
+	return nil
+}

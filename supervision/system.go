@@ -1,0 +1,145 @@
+package supervision
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// System is the actor system with one guardian per pool.
+type System struct {
+	Actors *actor.ActorSystem
+	CPU    *PoolDispatcher // the dispatcher for CPU-bound actors
+
+	logger *slog.Logger
+
+	mu        sync.Mutex
+	guardians map[string]*actor.RootContext // guarded by mu: one per pool, made on first use
+
+	restarts    sync.Map // actor kind → *atomic.Int64
+	deadLetters atomic.Int64
+}
+
+// New builds the actor system. protoactor's own logging goes to slog at Warn.
+func New(logger *slog.Logger) *System {
+	quiet := slog.New(logger.Handler()).With("component", "protoactor")
+	cfg := actor.Configure(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quietLogger(quiet) }),
+		actor.WithDeadLetterThrottleCount(3),
+		actor.WithDeadLetterThrottleInterval(time.Second),
+	)
+	as := actor.NewActorSystemWithConfig(cfg)
+	s := &System{
+		Actors:    as,
+		CPU:       NewPoolDispatcher(runtime.GOMAXPROCS(0), 300),
+		logger:    logger,
+		guardians: make(map[string]*actor.RootContext),
+	}
+	as.EventStream.Subscribe(s.onEvent)
+	return s
+}
+
+func (s *System) decide(reason any) actor.Directive {
+	s.logger.Error("actor failed; restarting it", "reason", reason)
+	return actor.RestartDirective
+}
+
+func (s *System) onEvent(evt any) {
+	switch e := evt.(type) {
+	case *actor.SupervisorEvent:
+		if e.Directive == actor.RestartDirective && e.Child != nil {
+			s.counter(KindOf(e.Child.Id)).Add(1)
+		}
+	case *actor.DeadLetterEvent:
+		s.deadLetters.Add(1)
+	}
+}
+
+func (s *System) counter(kind string) *atomic.Int64 {
+	if c, ok := s.restarts.Load(kind); ok {
+		return c.(*atomic.Int64)
+	}
+	c, _ := s.restarts.LoadOrStore(kind, new(atomic.Int64))
+	return c.(*atomic.Int64)
+}
+
+// Restarts is the number of restarts of actors of a kind.
+func (s *System) Restarts(kind string) int64 { return s.counter(kind).Load() }
+
+// DeadLetters is the number of messages sent to stopped actors.
+func (s *System) DeadLetters() int64 { return s.deadLetters.Load() }
+
+// KindOf is an actor's kind: its name up to the first '/' or '-'.
+func KindOf(id string) string {
+	if i := strings.IndexAny(id, "/-"); i > 0 {
+		return id[:i]
+	}
+	return id
+}
+
+// Spawn starts an actor named name under pool's guardian. CPU-bound actors
+// get the pool dispatcher, the rest the default one (a goroutine per
+// activation, so blocking work blocks nobody else).
+func (s *System) Spawn(pool, name string, cpuBound bool, producer actor.Producer) (*actor.PID, error) {
+	opts := []actor.PropsOption{actor.WithMailbox(actor.Unbounded())}
+	if cpuBound {
+		opts = append(opts, actor.WithDispatcher(s.CPU))
+	}
+	return s.guardian(pool).SpawnNamed(actor.PropsFromProducer(producer, opts...), name)
+}
+
+// guardian returns the supervisor of a pool. Every pool restarts its actors
+// without a limit: a bug hit by one message must not leave a partition (or
+// the WAL, or the uploader) unserved for good, and each actor restarts from
+// its durable state. Restart counts are metrics, so a storm shows there.
+func (s *System) guardian(pool string) *actor.RootContext {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.guardians[pool]
+	if g == nil {
+		g = s.Actors.Root.WithGuardian(actor.NewOneForOneStrategy(1<<30, time.Second, s.decide))
+		s.guardians[pool] = g
+	}
+	return g
+}
+
+// Send delivers msg to pid from outside any actor (never blocks).
+func (s *System) Send(pid *actor.PID, msg any) { s.Actors.Root.Send(pid, msg) }
+
+// Stop stops an actor and waits (protoactor bounds the wait at 10 s) until it
+// has processed its Stopping message. Never call it on an event loop.
+func (s *System) Stop(pid *actor.PID) {
+	_ = s.Actors.Root.StopFuture(pid).Wait()
+}
+
+// Shutdown stops the actor system and the CPU pool.
+func (s *System) Shutdown() {
+	s.Actors.Shutdown()
+	s.CPU.Stop()
+}
+
+func quietLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFloor{h: l.Handler(), min: slog.LevelWarn})
+}
+
+type levelFloor struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+func (f levelFloor) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+func (f levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFloor{h: f.h.WithAttrs(a), min: f.min}
+}
+func (f levelFloor) WithGroup(n string) slog.Handler {
+	return levelFloor{h: f.h.WithGroup(n), min: f.min}
+}
