@@ -96,6 +96,7 @@ type Broker struct {
 	cold   []*actor.PID // cold readers
 	coldRR atomic.Uint64
 
+	coldReads    atomic.Int64 // object reads served to fetches
 	cacheBytes   atomic.Int64 // bytes in every partition's log cache
 	walQueued    atomic.Int64 // bytes sent to WAL shards, not yet written
 	storageError atomic.Bool  // a WAL failed: the broker is not healthy
@@ -110,6 +111,9 @@ func NewBroker(cfg Config, deps Deps) *Broker {
 	}
 	return &Broker{cfg: cfg, deps: deps, log: deps.Logger, reg: newRegistry()}
 }
+
+// ColdReads is the number of object-store reads made for fetches.
+func (b *Broker) ColdReads() int64 { return b.coldReads.Load() }
 
 // Ready reports whether recovery finished and requests are served.
 func (b *Broker) Ready() bool { return b.ready.Load() }

@@ -56,6 +56,7 @@ func (c *coldReader) Receive(ctx actor.Context) {
 	readCtx, cancel := context.WithTimeout(context.Background(), coldReadTimeout)
 	block, err := c.b.deps.Store.Get(readCtx, m.rng.key, m.rng.position, m.rng.size)
 	cancel()
+	c.b.coldReads.Add(1)
 	if err != nil {
 		c.b.log.Warn("cold read failed", "key", m.rng.key, "err", err)
 		part.code = kerr.KafkaStorageError.Code

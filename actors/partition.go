@@ -138,6 +138,13 @@ func (p *partition) produce(m *produceMsg) {
 	case int64(len(batch)) > int64(m.config.maxMessageBytes):
 		m.pr.done(m.slot, kerr.MessageTooLarge.Code, -1, l.logStartOffset)
 		return
+	case h.Compression() == 4 && m.pr.r.Header.Version < 7:
+		// zstd needs Produce v7+ (KIP-110), so old consumers never see it.
+		m.pr.done(m.slot, kerr.UnsupportedCompressionType.Code, -1, l.logStartOffset)
+		return
+	case h.ProducerID >= 0 && h.BaseSequence < 0:
+		m.pr.done(m.slot, kerr.InvalidRecord.Code, -1, l.logStartOffset)
+		return
 	case h.Transactional() || h.Control():
 		// Transactions are not supported (no AddPartitionsToTxn etc. in
 		// ApiVersions); a transactional batch cannot be valid here.

@@ -83,13 +83,27 @@ func (p *partition) readCache(part *fetchPart, off int64) {
 // target: never after the wanted record, possibly a few records before it.
 func (p *partition) listOffset(m *listOffsetMsg) {
 	l := p.log
-	const latest, earliest, maxTimestamp = -1, -2, -3
+	// Special timestamps: latest, earliest, max timestamp (KIP-734),
+	// earliest local (KIP-405: everything floe serves counts as local),
+	// latest tiered (the last offset in objects), earliest pending upload
+	// (KIP-1023: the first offset not yet in objects).
+	const latest, earliest, maxTimestamp, earliestLocal, latestTiered, earliestPending = -1, -2, -3, -4, -5, -6
 	switch m.timestamp {
 	case latest:
 		m.lr.done(m.slot, 0, l.highWatermark, -1)
 		return
-	case earliest:
+	case earliest, earliestLocal:
 		m.lr.done(m.slot, 0, l.logStartOffset, -1)
+		return
+	case latestTiered:
+		m.lr.done(m.slot, 0, max(l.uploadedEnd, l.logStartOffset)-1, -1)
+		return
+	case earliestPending:
+		if l.uploadedEnd >= l.highWatermark {
+			m.lr.done(m.slot, 0, -1, -1)
+		} else {
+			m.lr.done(m.slot, 0, max(l.uploadedEnd, l.logStartOffset), -1)
+		}
 		return
 	case maxTimestamp:
 		bestTs, bestOff := int64(-1), int64(-1)
@@ -107,6 +121,10 @@ func (p *partition) listOffset(m *listOffsetMsg) {
 			}
 		}
 		m.lr.done(m.slot, 0, bestOff, bestTs)
+		return
+	}
+	if m.timestamp < 0 {
+		m.lr.done(m.slot, kerr.InvalidRequest.Code, -1, -1)
 		return
 	}
 	for _, o := range l.objects {

@@ -3,14 +3,18 @@ package supervision
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -197,4 +201,193 @@ func TestCompressedBatches(t *testing.T) {
 	}
 }
 
-var _ = io.EOF
+// TestRestartReadsFromObjects restarts with a log cache too small to hold
+// anything, so every fetch is served from the uploaded objects.
+func TestRestartReadsFromObjects(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.UploadBytes = 1 << 20
+	n := startNode(t, cfg)
+	cl := newClient(t, n)
+	const partitions, perPartition, size = 4, 5000, 1024
+	createTopic(t, cl, "cold", partitions, nil)
+	produceAll(t, cl, "cold", partitions, perPartition, size)
+	cl.Close()
+	stopNode(t, n)
+
+	objects := countObjects(t, cfg.DataDir)
+	if objects == 0 {
+		t.Fatal("no objects were uploaded")
+	}
+	cfg.LogCacheBytes = 1
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	consumeAll(t, n, "cold", partitions, perPartition, size)
+	if n.Broker().ColdReads() == 0 {
+		t.Fatal("no fetch was served from objects")
+	}
+	t.Logf("read %d records back from %d objects", partitions*perPartition, objects)
+}
+
+func countObjects(t *testing.T, dataDir string) int {
+	t.Helper()
+	count := 0
+	err := filepath.WalkDir(filepath.Join(dataDir, "objects"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && !strings.Contains(path, "/.") {
+			count++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return count
+}
+
+func TestTopicAdmin(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// validate-only creates nothing.
+	vr, err := adm.ValidateCreateTopics(ctx, 3, 1, nil, "checked")
+	if err != nil || vr.Error() != nil {
+		t.Fatalf("validate create: %v %v", err, vr.Error())
+	}
+	if td, _ := kadm.NewClient(newClient(t, n)).ListTopics(ctx); td.Has("checked") {
+		t.Fatal("validate-only created the topic")
+	}
+	// errors with their codes
+	for _, c := range []struct {
+		name       string
+		partitions int32
+		configs    map[string]*string
+		want       error
+	}{
+		{"bad topic!", 1, nil, kerr.InvalidTopicException},
+		{strings.Repeat("x", 250), 1, nil, kerr.InvalidTopicException},
+		{"zero", 0, nil, kerr.InvalidPartitions},
+		{"badconf", 1, map[string]*string{"retention.ms": kadm.StringPtr("soon")}, kerr.InvalidConfig},
+		{"unknownconf", 1, map[string]*string{"no.such.config": kadm.StringPtr("1")}, kerr.InvalidConfig},
+	} {
+		resp, err := adm.CreateTopics(ctx, c.partitions, 1, c.configs, c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp[c.name].Err; !errors.Is(got, c.want) {
+			t.Errorf("create %q: %v, want %v", c.name[:min(len(c.name), 20)], got, c.want)
+		}
+	}
+	createTopic(t, cl, "admin", 2, map[string]*string{"retention.ms": kadm.StringPtr("3600000")})
+	if resp, _ := adm.CreateTopics(ctx, 2, 1, nil, "admin"); !errors.Is(resp["admin"].Err, kerr.TopicAlreadyExists) {
+		t.Errorf("second create: %v", resp["admin"].Err)
+	}
+	if resp, _ := adm.CreateTopics(ctx, 1, 3, nil, "replicated"); !errors.Is(resp["replicated"].Err, kerr.InvalidReplicationFactor) {
+		t.Errorf("replication factor 3: %v", resp["replicated"].Err)
+	}
+
+	// configs: described with their sources, altered, described again.
+	rc, err := adm.DescribeTopicConfigs(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := configMap(t, rc)
+	if conf["retention.ms"] != "3600000" || conf["max.message.bytes"] != "1048588" || conf["cleanup.policy"] != "delete" {
+		t.Fatalf("configs %v", conf)
+	}
+	ar, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+		{Name: "retention.bytes", Value: kadm.StringPtr("1048576")},
+		{Op: kadm.DeleteConfig, Name: "retention.ms"},
+	}, "admin")
+	if err != nil || ar[0].Err != nil {
+		t.Fatalf("alter: %v %v", err, ar)
+	}
+	rc, _ = adm.DescribeTopicConfigs(ctx, "admin")
+	conf = configMap(t, rc)
+	if conf["retention.bytes"] != "1048576" || conf["retention.ms"] != "604800000" {
+		t.Fatalf("after alter: %v", conf)
+	}
+	if ar, _ := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kadm.StringPtr("-5")}}, "admin"); !errors.Is(ar[0].Err, kerr.InvalidConfig) {
+		t.Errorf("bad alter: %v", ar[0].Err)
+	}
+
+	// partitions grow, never shrink.
+	if r, err := adm.CreatePartitions(ctx, 3, "admin"); err != nil || r["admin"].Err != nil {
+		t.Fatalf("create partitions: %v %v", err, r)
+	}
+	if r, _ := adm.UpdatePartitions(ctx, 2, "admin"); !errors.Is(r["admin"].Err, kerr.InvalidPartitions) {
+		t.Errorf("shrink: %v", r["admin"].Err)
+	}
+	td, err := kadm.NewClient(newClient(t, n)).ListTopics(ctx, "admin")
+	if err != nil || len(td["admin"].Partitions) != 5 {
+		t.Fatalf("after growth: %v %v", err, td)
+	}
+	produceAll(t, cl, "admin", 5, 10, 10)
+
+	// delete, then the topic is gone.
+	if r, err := adm.DeleteTopics(ctx, "admin"); err != nil || r["admin"].Err != nil {
+		t.Fatalf("delete: %v %v", err, r)
+	}
+	if r, _ := adm.DeleteTopics(ctx, "admin"); !errors.Is(r["admin"].Err, kerr.UnknownTopicOrPartition) {
+		t.Errorf("second delete: %v", r["admin"].Err)
+	}
+	// A new client: kadm caches metadata for a few seconds.
+	if td, _ := kadm.NewClient(newClient(t, n)).ListTopics(ctx); td.Has("admin") {
+		t.Fatalf("deleted topic still listed: %+v", td["admin"])
+	}
+}
+
+func configMap(t *testing.T, rc kadm.ResourceConfigs) map[string]string {
+	t.Helper()
+	if len(rc) != 1 || rc[0].Err != nil {
+		t.Fatalf("describe configs: %v", rc)
+	}
+	out := make(map[string]string)
+	for _, c := range rc[0].Configs {
+		out[c.Key] = c.MaybeValue()
+	}
+	return out
+}
+
+func TestListOffsets(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	adm := kadm.NewClient(cl)
+	createTopic(t, cl, "times", 1, nil)
+	produceAll(t, cl, "times", 1, 1000, 10) // timestamps base+i
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start, err := adm.ListStartOffsets(ctx, "times")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, err := adm.ListEndOffsets(ctx, "times")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := start.Lookup("times", 0); o.Offset != 0 {
+		t.Errorf("start %d", o.Offset)
+	}
+	if o, _ := end.Lookup("times", 0); o.Offset != 1000 {
+		t.Errorf("end %d", o.Offset)
+	}
+	// By timestamp: the answer never lies after the first record at or
+	// after the time (floe answers at batch granularity).
+	at, err := adm.ListOffsetsAfterMilli(ctx, 1_700_000_000_000+500, "times")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := at.Lookup("times", 0); o.Offset > 500 || o.Offset < 0 {
+		t.Errorf("offset for timestamp: %d, want ≤ 500", o.Offset)
+	}
+	after, _ := adm.ListOffsetsAfterMilli(ctx, 1_800_000_000_000, "times")
+	if o, _ := after.Lookup("times", 0); o.Offset != 1000 && o.Offset != -1 {
+		t.Errorf("offset after the last timestamp: %d", o.Offset)
+	}
+}
