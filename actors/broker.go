@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/floe-io/floe/netloop"
@@ -176,9 +175,6 @@ func handledKeys() []int16 {
 		kmsg.IncrementalAlterConfigs.Int16(), kmsg.DescribeCluster.Int16(),
 	}
 }
-
-// errCode is a shorthand for an error's Kafka code.
-func errCode(e *kerr.Error) int16 { return e.Code }
 
 // SetAdvertised sets the address given to clients; call before Start.
 func (b *Broker) SetAdvertised(host string, port int32) {

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -180,10 +179,4 @@ func sortedTopics(s *snapshot) []*topicEntry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
-}
-
-func randomTopicID() [16]byte {
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	return id
 }
