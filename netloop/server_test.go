@@ -1,0 +1,243 @@
+package netloop
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handlerFunc adapts a function to Handler.
+type handlerFunc func(r *Request)
+
+func (f handlerFunc) Serve(r *Request) { f(r) }
+
+func startServer(t *testing.T, opts Options, h Handler) *Server {
+	t.Helper()
+	opts.Listen = "127.0.0.1:0"
+	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	s := New(opts, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+	})
+	return s
+}
+
+// apiVersionsFrame is a v0 ApiVersions request with a correlation id.
+func apiVersionsFrame(correlation int32) []byte {
+	body := []byte{0, 18, 0, 0} // key 18, version 0
+	body = binary.BigEndian.AppendUint32(body, uint32(correlation))
+	body = append(body, 0, 1, 't') // client id "t"
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+}
+
+func readCorrelation(t *testing.T, r *bufio.Reader) int32 {
+	t.Helper()
+	var size [4]byte
+	if _, err := io.ReadFull(r, size[:]); err != nil {
+		t.Fatalf("read size: %v", err)
+	}
+	frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(r, frame); err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	return int32(binary.BigEndian.Uint32(frame))
+}
+
+// Handlers finish in random order on other goroutines; the responses must
+// still leave in request order.
+func TestResponsesInRequestOrder(t *testing.T) {
+	h := handlerFunc(func(r *Request) {
+		go func() {
+			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond) // scramble completion order
+			r.Respond(kmsg.NewPtrApiVersionsResponse())
+		}()
+	})
+	s := startServer(t, Options{MaxInFlight: 16}, h)
+	conn, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const n = 2000
+	go func() {
+		w := bufio.NewWriter(conn)
+		for i := int32(0); i < n; i++ {
+			_, _ = w.Write(apiVersionsFrame(i))
+		}
+		_ = w.Flush()
+	}()
+	r := bufio.NewReader(conn)
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := int32(0); i < n; i++ {
+		if got := readCorrelation(t, r); got != i {
+			t.Fatalf("response %d has correlation id %d", i, got)
+		}
+	}
+}
+
+// Past the in-flight limit the server stops decoding frames of a connection
+// until a response is written.
+func TestInFlightLimit(t *testing.T) {
+	var mu sync.Mutex
+	var held []*Request
+	var served atomic.Int32
+	h := handlerFunc(func(r *Request) {
+		served.Add(1)
+		mu.Lock()
+		held = append(held, r)
+		mu.Unlock()
+	})
+	s := startServer(t, Options{MaxInFlight: 4}, h)
+	conn, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := int32(0); i < 10; i++ {
+		if _, err := conn.Write(apiVersionsFrame(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return served.Load() == 4 })
+	if s.InFlight() != 4 {
+		t.Fatalf("in flight %d, want 4", s.InFlight())
+	}
+	// Answer one: exactly one more frame is decoded.
+	mu.Lock()
+	held[0].Respond(kmsg.NewPtrApiVersionsResponse())
+	mu.Unlock()
+	r := bufio.NewReader(conn)
+	if got := readCorrelation(t, r); got != 0 {
+		t.Fatalf("first response %d", got)
+	}
+	waitFor(t, func() bool { return served.Load() == 5 })
+	mu.Lock()
+	for _, req := range held[1:] {
+		req.Respond(kmsg.NewPtrApiVersionsResponse())
+	}
+	mu.Unlock()
+	for want := int32(1); want < 5; want++ {
+		if got := readCorrelation(t, r); got != want {
+			t.Fatalf("response %d, want %d", got, want)
+		}
+	}
+	waitFor(t, func() bool { return served.Load() == 9 })
+}
+
+// Skip releases a slot without writing; later responses still flow.
+func TestSkipLeavesNoResponse(t *testing.T) {
+	h := handlerFunc(func(r *Request) {
+		if r.Header.CorrelationID%2 == 0 {
+			r.Skip()
+			return
+		}
+		r.Respond(kmsg.NewPtrApiVersionsResponse())
+	})
+	s := startServer(t, Options{}, h)
+	conn, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := int32(0); i < 6; i++ {
+		_, _ = conn.Write(apiVersionsFrame(i))
+	}
+	r := bufio.NewReader(conn)
+	for _, want := range []int32{1, 3, 5} {
+		if got := readCorrelation(t, r); got != want {
+			t.Fatalf("got %d, want %d", got, want)
+		}
+	}
+}
+
+// A request nobody answers closes its connection at the deadline; other
+// connections are unaffected.
+func TestDeadlineClosesStalledConnection(t *testing.T) {
+	h := handlerFunc(func(r *Request) {
+		if r.Header.CorrelationID == 666 {
+			return // lost
+		}
+		r.Respond(kmsg.NewPtrApiVersionsResponse())
+	})
+	s := startServer(t, Options{RequestDeadline: 300 * time.Millisecond}, h)
+	stalled, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	_, _ = stalled.Write(apiVersionsFrame(666))
+	_ = stalled.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := stalled.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("stalled connection: %v, want it closed", err)
+	}
+	healthy, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer healthy.Close()
+	_, _ = healthy.Write(apiVersionsFrame(1))
+	if got := readCorrelation(t, bufio.NewReader(healthy)); got != 1 {
+		t.Fatalf("healthy connection got %d", got)
+	}
+	waitFor(t, func() bool { return s.InFlight() == 0 || s.Connections() == 1 })
+}
+
+// Frames over the limit, negative sizes and garbage close the connection.
+func TestBadFramesClose(t *testing.T) {
+	h := handlerFunc(func(r *Request) { r.Respond(kmsg.NewPtrApiVersionsResponse()) })
+	s := startServer(t, Options{MaxFrameBytes: 1 << 10}, h)
+	for name, payload := range map[string][]byte{
+		"oversized":   binary.BigEndian.AppendUint32(nil, 1<<20),
+		"negative":    binary.BigEndian.AppendUint32(nil, 0x80000001),
+		"unknown key": append(binary.BigEndian.AppendUint32(nil, 10), 0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0, 0),
+		"garbage":     append(binary.BigEndian.AppendUint32(nil, 6), 1, 2, 3, 4, 5, 6),
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_, _ = conn.Write(payload)
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
+				t.Fatalf("%v, want the connection closed", err)
+			}
+		})
+	}
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && !op.Timeout()
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
