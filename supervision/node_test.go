@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -391,3 +392,5 @@ func TestListOffsets(t *testing.T) {
 		t.Errorf("offset after the last timestamp: %d", o.Offset)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

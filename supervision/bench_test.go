@@ -1,0 +1,177 @@
+package supervision
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ncw/directio"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sys/unix"
+)
+
+// BenchmarkProduceAcksAll measures one franz-go producer sending 1 KiB
+// records with acks=all (idempotent, pipelined) to a floe node in this
+// process: throughput (b.SetBytes) and the send latency percentiles, from
+// Produce to its promise. Compare with BenchmarkLoopbackTCP and
+// BenchmarkDirectIOWrite from the same run:
+//
+//	go test ./supervision -run '^$' -bench 'Produce|Loopback|DirectIO' -benchtime 200000x -count 3
+func BenchmarkProduceAcksAll(b *testing.B) {
+	cfg := testConfigB(b)
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = n.Shutdown(context.Background()) }()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(1<<16))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	value := make([]byte, 1024)
+	ctx := context.Background()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "bench", Value: value}).FirstErr(); err != nil {
+		b.Fatal(err)
+	}
+	latencies := make([]time.Duration, b.N)
+	var wg sync.WaitGroup
+	wg.Add(b.N)
+	b.SetBytes(int64(len(value)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		i := i
+		cl.Produce(ctx, &kgo.Record{Topic: "bench", Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				b.Error(err)
+			}
+			latencies[i] = time.Since(start)
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkProduceOneAtATime: one record in flight at a time, acks=all: the
+// latency of one produce including one fdatasync.
+func BenchmarkProduceOneAtATime(b *testing.B) {
+	cfg := testConfigB(b)
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = n.Shutdown(context.Background()) }()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	value := make([]byte, 1024)
+	ctx := context.Background()
+	latencies := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "single", Value: value}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		latencies = append(latencies, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkLoopbackTCP is this machine's single-stream loopback bandwidth.
+func BenchmarkLoopbackTCP(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, c)
+		c.Close()
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c.Close()
+	<-done
+}
+
+// BenchmarkDirectIOWrite is this machine's sequential O_DIRECT write
+// bandwidth (4 MiB writes, one fdatasync per 64 MiB) on the data disk.
+func BenchmarkDirectIOWrite(b *testing.B) {
+	dir, err := os.MkdirTemp(".", "testdata-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	f, err := directio.OpenFile(filepath.Join(dir, "f"), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const size, fileBytes = 4 << 20, 256 << 20
+	block := directio.AlignedBlock(size)
+	b.SetBytes(size)
+	b.ResetTimer()
+	var off int64
+	for i := 0; i < b.N; i++ {
+		if _, err := f.WriteAt(block, off%fileBytes); err != nil {
+			b.Fatal(err)
+		}
+		off += size
+		if off%(64<<20) == 0 {
+			if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func testConfigB(b *testing.B) Config {
+	dir, err := os.MkdirTemp(".", "testdata-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return Config{
+		Listen: "127.0.0.1:0", DataDir: dir, LogCacheBytes: 256 << 20, WALCapacityBytes: 1 << 30,
+		UploadBytes: 32 << 20, UploadInterval: 5 * time.Second, AutoCreateTopics: true, DefaultPartitions: 1,
+		Logger: discardLogger(),
+	}
+}
