@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,6 +58,7 @@ type Node struct {
 	adminLn net.Listener
 	reg     *prometheus.Registry
 	group   *Group
+	stop    chan struct{} // closed by Shutdown: ends the sampler
 }
 
 // Start opens the node's storage, recovers, and starts serving.
@@ -67,7 +69,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.WALShards <= 0 {
 		cfg.WALShards = 1
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), group: NewGroup(cfg.Logger)}
+	n = &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), group: NewGroup(cfg.Logger), stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			n.closeStorage()
@@ -130,7 +132,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		_ = n.net.Stop(context.Background())
 		return nil, err
 	}
-	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.sys.Collector())
+	n.startSampler()
 	if cfg.HTTP != "" {
 		if err := n.startAdmin(cfg.HTTP); err != nil {
 			_ = n.net.Stop(context.Background())
@@ -201,6 +204,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.admin != nil {
 		_ = n.admin.Shutdown(ctx)
 	}
+	close(n.stop)
 	n.sys.Shutdown()
 	n.group.Wait()
 	return n.closeStorage()
@@ -227,6 +231,12 @@ func (n *Node) startAdmin(addr string) error {
 	n.adminLn = ln
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/actors", n.sys.serveActors)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := n.broker.Healthy(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
@@ -249,3 +259,23 @@ func (n *Node) startAdmin(addr string) error {
 	})
 	return nil
 }
+
+// startSampler updates the actors' message rates once a second.
+func (n *Node) startSampler() {
+	const interval = time.Second
+	n.group.Go("actor-rate-sampler", func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.stop:
+				return
+			case <-t.C:
+				n.sys.Sample(interval)
+			}
+		}
+	})
+}
+
+// Registry is the node's metrics registry.
+func (n *Node) Registry() *prometheus.Registry { return n.reg }

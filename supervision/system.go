@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // System is the actor system with one guardian per pool.
@@ -24,6 +25,7 @@ type System struct {
 
 	restarts    sync.Map // actor kind → *atomic.Int64
 	deadLetters atomic.Int64
+	stats       *statsTable
 }
 
 // New builds the actor system. protoactor's own logging goes to slog at Warn.
@@ -40,6 +42,7 @@ func New(logger *slog.Logger) *System {
 		CPU:       NewPoolDispatcher(runtime.GOMAXPROCS(0), 300),
 		logger:    logger,
 		guardians: make(map[string]*actor.RootContext),
+		stats:     newStatsTable(),
 	}
 	as.EventStream.Subscribe(s.onEvent)
 	return s
@@ -55,9 +58,15 @@ func (s *System) onEvent(evt any) {
 	case *actor.SupervisorEvent:
 		if e.Directive == actor.RestartDirective && e.Child != nil {
 			s.counter(KindOf(e.Child.Id)).Add(1)
+			if st := s.stats.get(e.Child.Id); st != nil {
+				st.restarts.Add(1)
+			}
 		}
 	case *actor.DeadLetterEvent:
 		s.deadLetters.Add(1)
+		if e.PID != nil {
+			s.stats.deadLetters.WithLabelValues(KindOf(e.PID.Id)).Inc()
+		}
 	}
 }
 
@@ -87,7 +96,8 @@ func KindOf(id string) string {
 // get the pool dispatcher, the rest the default one (a goroutine per
 // activation, so blocking work blocks nobody else).
 func (s *System) Spawn(pool, name string, cpuBound bool, producer actor.Producer) (*actor.PID, error) {
-	opts := []actor.PropsOption{actor.WithMailbox(actor.Unbounded())}
+	mailbox, _ := s.stats.mailboxFor(name, pool)
+	opts := []actor.PropsOption{actor.WithMailbox(mailbox)}
 	if cpuBound {
 		opts = append(opts, actor.WithDispatcher(s.CPU))
 	}
@@ -116,7 +126,17 @@ func (s *System) Send(pid *actor.PID, msg any) { s.Actors.Root.Send(pid, msg) }
 // has processed its Stopping message. Never call it on an event loop.
 func (s *System) Stop(pid *actor.PID) {
 	_ = s.Actors.Root.StopFuture(pid).Wait()
+	s.stats.remove(pid.Id)
 }
+
+// Collector exports the actor metrics; register it on the node's registry.
+func (s *System) Collector() prometheus.Collector { return s.stats }
+
+// ActorStats lists every live actor's stats, sorted by name.
+func (s *System) ActorStats() []*ActorStats { return s.stats.all() }
+
+// Sample updates the actors' message rates; call it once per interval.
+func (s *System) Sample(interval time.Duration) { s.stats.sample(interval) }
 
 // Shutdown stops the actor system and the CPU pool.
 func (s *System) Shutdown() {
