@@ -96,7 +96,9 @@ func renderActors(w io.Writer, v supervision.ActorsView, sortBy string, limit in
 		}
 	}
 	less := map[string]func(a, b topRow) bool{
-		"depth":    func(a, b topRow) bool { return a.MailboxDepth > b.MailboxDepth || a.MailboxDepth == b.MailboxDepth && a.Rate > b.Rate },
+		"depth": func(a, b topRow) bool {
+			return a.MailboxDepth > b.MailboxDepth || a.MailboxDepth == b.MailboxDepth && a.Rate > b.Rate
+		},
 		"rate":     func(a, b topRow) bool { return a.Rate > b.Rate },
 		"p99":      func(a, b topRow) bool { return a.P99Micros > b.P99Micros },
 		"restarts": func(a, b topRow) bool { return a.Restarts > b.Restarts },
