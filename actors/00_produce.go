@@ -118,6 +118,7 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 				if ref == nil {
 					code = kerr.UnknownTopicOrPartition.Code
 				} else if !b.walAdmit(ref, len(p.Records)) {
+					b.metrics.produceRefused.Inc()
 					code = kerr.RequestTimedOut.Code
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/floe-io/floe/netloop"
@@ -76,24 +77,26 @@ type Spawner interface {
 
 // Deps are the broker's injected dependencies.
 type Deps struct {
-	Actors Spawner
-	Meta   *meta.Store
-	Store  objstore.Store
-	WALs   []*wal.WAL // one per shard
-	Logger *slog.Logger
+	Actors   Spawner
+	Meta     *meta.Store
+	Store    objstore.Store
+	WALs     []*wal.WAL // one per shard
+	Logger   *slog.Logger
+	Registry prometheus.Registerer // nil: metrics kept but not exported
 }
 
 // Broker owns the actors and answers requests handed over by the netloop.
 type Broker struct {
-	cfg    Config
-	deps   Deps
-	log    *slog.Logger
-	reg    *registry
-	topics *actor.PID   // the topic manager
-	upload *actor.PID   // the uploader
-	shards []*actor.PID // WAL shard actors
-	cold   []*actor.PID // cold readers
-	coldRR atomic.Uint64
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	metrics *brokerMetrics
+	reg     *registry
+	topics  *actor.PID   // the topic manager
+	upload  *actor.PID   // the uploader
+	shards  []*actor.PID // WAL shard actors
+	cold    []*actor.PID // cold readers
+	coldRR  atomic.Uint64
 
 	coldReads    atomic.Int64 // object reads served to fetches
 	cacheBytes   atomic.Int64 // bytes in every partition's log cache
@@ -108,7 +111,9 @@ func NewBroker(cfg Config, deps Deps) *Broker {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	return &Broker{cfg: cfg, deps: deps, log: deps.Logger, reg: newRegistry()}
+	b := &Broker{cfg: cfg, deps: deps, log: deps.Logger, reg: newRegistry()}
+	b.metrics = newBrokerMetrics(b, deps.Registry)
+	return b
 }
 
 // ColdReads is the number of object-store reads made for fetches.

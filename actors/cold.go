@@ -53,16 +53,20 @@ func (c *coldReader) Receive(ctx actor.Context) {
 		m.fr.partDone(m.round)
 		return
 	}
+	start := time.Now()
 	readCtx, cancel := context.WithTimeout(context.Background(), coldReadTimeout)
 	block, err := c.b.deps.Store.Get(readCtx, m.rng.key, m.rng.position, m.rng.size)
 	cancel()
 	c.b.coldReads.Add(1)
+	c.b.metrics.coldRead.Observe(time.Since(start).Seconds())
 	if err != nil {
+		c.b.metrics.coldReadErrors.Inc()
 		c.b.log.Warn("cold read failed", "key", m.rng.key, "err", err)
 		part.code = kerr.KafkaStorageError.Code
 		m.fr.partDone(m.round)
 		return
 	}
+	c.b.metrics.coldReadBytes.Add(float64(len(block)))
 	batches, err := objformat.BlockBatches(block)
 	if err != nil {
 		c.b.log.Error("corrupt object block", "key", m.rng.key, "position", m.rng.position, "err", err)

@@ -23,6 +23,7 @@ func (p *partition) fetch(m *fetchMsg) {
 		}
 		m.fr.partDone(m.round)
 	case off >= l.cacheStart():
+		p.b.metrics.cacheHits.Inc()
 		p.readCache(part, off)
 		m.fr.partDone(m.round)
 	default:
@@ -35,6 +36,7 @@ func (p *partition) fetch(m *fetchMsg) {
 			m.fr.partDone(m.round)
 			return
 		}
+		p.b.metrics.cacheMisses.Inc()
 		p.b.coldRead(&coldReadMsg{fr: m.fr, index: m.index, round: m.round, rng: rng, offset: off, highWatermark: l.highWatermark})
 	}
 }

@@ -91,6 +91,7 @@ func (u *uploader) try() {
 		return
 	}
 	if err := u.upload(); err != nil {
+		u.b.metrics.uploadErrors.Inc()
 		u.backoff = min(max(2*u.backoff, 100*time.Millisecond), 10*time.Second)
 		jitter := time.Duration(rand.Int64N(int64(u.backoff) / 2))
 		u.retryAt = time.Now().Add(u.backoff/2 + jitter)
@@ -101,6 +102,7 @@ func (u *uploader) try() {
 }
 
 func (u *uploader) upload() error {
+	start := time.Now()
 	batch := u.pending
 	builder := objformat.NewBuilder(u.b.cfg.BlockBytes)
 	trim := make(map[int]int64)
@@ -154,6 +156,8 @@ func (u *uploader) upload() error {
 		u.b.send(u.b.shards[shard], walTrimmedMsg{})
 	}
 	u.notify(key, index)
+	u.b.metrics.upload.Observe(time.Since(start).Seconds())
+	u.b.metrics.uploadBytes.Add(float64(len(object)))
 	u.pending = nil
 	u.bytes = 0
 	u.b.log.Debug("uploaded object", "key", key, "bytes", len(object), "blocks", len(index))

@@ -37,12 +37,12 @@ type walShard struct {
 	self    *actor.PID
 	pending []*walAppendMsg
 
-	flushQueued   bool
-	waitForSpace  bool
-	failed        error
-	entries       []wal.Entry // scratch, reused
-	upTo          map[*partitionRef]int64
-	retryArmed    bool
+	flushQueued  bool
+	waitForSpace bool
+	failed       error
+	entries      []wal.Entry // scratch, reused
+	upTo         map[*partitionRef]int64
+	retryArmed   bool
 }
 
 func (b *Broker) walShardProducer(index int) actor.Producer {
@@ -95,9 +95,11 @@ func (s *walShard) flush(ctx actor.Context) {
 	for _, m := range group {
 		s.entries = append(s.entries, m.entry)
 	}
+	start := time.Now()
 	end, err := s.w.Append(s.entries)
 	switch {
 	case errors.Is(err, wal.ErrFull):
+		s.b.metrics.walFull.Inc()
 		// Wait for the uploader to trim; produce is throttled and then
 		// refused at admission meanwhile. A timer retries too, in case a
 		// trim message raced with this.
@@ -109,9 +111,13 @@ func (s *walShard) flush(ctx actor.Context) {
 		}
 		return
 	case err != nil:
+		s.b.metrics.walErrors.Inc()
 		s.fail(err)
 		return
 	}
+	s.b.metrics.walWrite.Observe(time.Since(start).Seconds())
+	s.b.metrics.walGroupBytes.Observe(float64(size))
+	s.b.metrics.walGroupCount.Observe(float64(n))
 	s.b.walQueued.Add(-int64(size))
 	for _, m := range group {
 		if last := m.entry.BaseOffset + int64(m.header.LastOffsetDelta) + 1; last > s.upTo[m.ref] {

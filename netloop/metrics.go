@@ -19,7 +19,7 @@ type metrics struct {
 	apiLabels           map[int16]string // read-only after construction
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer, inflight func() float64) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_requests_total", Help: "Requests answered, by Kafka API.",
@@ -40,7 +40,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.connections, m.connectionsRejected)
+		reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.connections, m.connectionsRejected,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_requests_in_flight", Help: "Requests read and not yet answered."}, inflight))
 	}
 	return m
 }

@@ -75,15 +75,16 @@ type Server struct {
 // New makes a server; Start runs it.
 func New(opts Options, h Handler) *Server {
 	opts.EnsureDefaults()
-	return &Server{
+	s := &Server{
 		opts:    opts,
 		handler: h,
 		logger:  opts.Logger,
-		metrics: newMetrics(opts.Registry),
 		loops:   make(map[gnet.EventLoop]*loopState),
 		boot:    make(chan struct{}),
 		runErr:  make(chan error, 1),
 	}
+	s.metrics = newMetrics(opts.Registry, func() float64 { return float64(s.inflight.Load()) })
+	return s
 }
 
 // RaiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit, so the

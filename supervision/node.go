@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		LogCacheBytes: cfg.LogCacheBytes, UploadBytes: cfg.UploadBytes, UploadInterval: cfg.UploadInterval,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, ColdReaders: cfg.ColdReaders,
 	}
-	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger})
+	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
 	n.net.SetHandler(n.broker)
 	if err := n.net.Start(ctx); err != nil {
 		return nil, err
