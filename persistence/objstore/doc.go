@@ -5,10 +5,26 @@
 // Two implementations sit behind [Store]: [LocalDir], the embedded default,
 // which keeps each object as a file under a directory and makes every Put
 // crash-safe the way etcd rotates its WAL (write a temporary file, fsync it,
-// rename it into place, fsync the directory); and an S3 client, added later.
-// [Open] parses the --object-store flag and picks one; [S3Config] already
-// holds the validated S3 settings so the S3 client only has to fill in the
-// calls. Only the S3 implementation will import the AWS SDK.
+// rename it into place, fsync the directory); and [S3], a bucket on AWS or
+// on an S3-compatible server (versitygw in CI), through aws-sdk-go-v2. [Open]
+// parses the --object-store flag and picks one. The S3 files (s3*.go) are
+// the only ones in floe that import the AWS SDK.
+//
+// # S3
+//
+// [S3] keeps keys as given, with no prefix of its own. Put is one PutObject,
+// or above 16 MiB a multipart upload of 8 MiB parts, aborted on failure;
+// either way S3 publishes the object atomically. Get is one ranged GET whose
+// body is read inside the request's attempt, so a transfer cut short is
+// retried. Every request holds a slot of a semaphore (max_in_flight,
+// default 16) for its whole life, each attempt is bounded (request_timeout,
+// default 30s), and transient failures — 5xx, 429, SlowDown and other
+// throttling, timeouts, connection errors — are retried by the SDK's
+// retryer alone, up to max_attempts (default 5) with full-jitter exponential
+// back-off. The first error a method returns is final for that call; the
+// caller decides whether to try again later. Credentials come from
+// FLOE_S3_ACCESS_KEY_ID and FLOE_S3_SECRET_ACCESS_KEY, else the SDK's
+// default chain; they print as "[redacted]" and never appear in an error.
 //
 // # Keys
 //
@@ -21,8 +37,18 @@
 // S3 in production.
 //
 // A key must never be both an object and a "directory" of other keys: a file
-// system cannot hold a file "a/b" and a file "a/b/c", while S3 can. [ObjectKey]
-// builds keys with that property.
+// system cannot hold a file "a/b" and a file "a/b/c", while S3 can. LocalDir
+// is such a file system, and so is versitygw's posix backend, which maps
+// keys to paths the same way; keeping to the rule lets one bucket move
+// between AWS, versitygw and a local directory. [ObjectKey] builds keys with
+// that property.
+//
+// ObjectKey begins with four hex digits of a hash of the object id
+// ("3fa2/obj/00000000000000000042"): S3 partitions a bucket by key prefix and
+// scales each partition's request rate separately, so consecutive ids must
+// not share one prefix, or every upload would hit the same partition. The
+// hash is the first segment, not a suffix, for that reason; the id stays
+// readable and sorts numerically under its prefix.
 //
 // # Ownership
 //
@@ -31,6 +57,8 @@
 // goroutines of the uploader, the compactor, retention and the cold-read pool,
 // never on a network loop or a partition actor. Data passed to Put is not
 // retained after Put returns; a slice returned by Get belongs to the caller.
+// An [S3] store's only mutable state is its semaphore, a buffered channel;
+// the goroutines a multipart Put starts for its parts end before Put returns.
 // A [FaultStore]'s fault settings may be changed from any goroutine (a test's
 // goroutine usually) while other goroutines are inside calls; its mutex
 // guards only those settings and is never held across a call to the wrapped

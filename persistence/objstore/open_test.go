@@ -1,10 +1,10 @@
 package objstore
 
 import (
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestOpenLocal(t *testing.T) {
@@ -43,13 +43,6 @@ func TestOpenRejects(t *testing.T) {
 	}
 }
 
-func TestOpenS3IsNotBuiltYet(t *testing.T) {
-	_, err := Open("s3://my-bucket?region=eu-west-1")
-	if !errors.Is(err, ErrS3NotBuilt) {
-		t.Fatalf("Open(s3 URL) error = %v, want ErrS3NotBuilt", err)
-	}
-}
-
 func TestParseS3URL(t *testing.T) {
 	tests := []struct {
 		url  string
@@ -63,6 +56,10 @@ func TestParseS3URL(t *testing.T) {
 		},
 		{"s3://floe?path_style=false", S3Config{Bucket: "floe"}},
 		{"s3://floe?endpoint=https%3A%2F%2Fs3.example.com", S3Config{Bucket: "floe", Endpoint: "https://s3.example.com"}},
+		{
+			"s3://floe?create_bucket=true&max_in_flight=4&request_timeout=1m30s&max_attempts=7",
+			S3Config{Bucket: "floe", CreateBucket: true, MaxInFlight: 4, RequestTimeout: 90 * time.Second, MaxAttempts: 7},
+		},
 	}
 	for _, test := range tests {
 		got, err := ParseS3URL(test.url)
@@ -92,6 +89,14 @@ func TestParseS3URLRejects(t *testing.T) {
 		{"s3://bucket?endpoint=minio:9000", "http"},
 		{"s3://bucket?endpoint=http://", "no host"},
 		{"s3://bucket#x", "fragment"},
+		{"s3://bucket?create_bucket=yes", "create_bucket"},
+		{"s3://bucket?max_in_flight=0", "max_in_flight"},
+		{"s3://bucket?max_in_flight=5000", "max_in_flight"},
+		{"s3://bucket?max_attempts=x", "max_attempts"},
+		{"s3://bucket?max_attempts=21", "max_attempts"},
+		{"s3://bucket?request_timeout=30", "request_timeout"},
+		{"s3://bucket?request_timeout=-1s", "request_timeout"},
+		{"s3://bucket?request_timeout=2h", "request_timeout"},
 		{"file:///x", "not an s3"},
 	}
 	for _, test := range tests {
