@@ -29,7 +29,8 @@ type Config struct {
 	Listen            string
 	Advertise         string // host:port given to clients; empty = the listen address
 	DataDir           string
-	ObjectStore       string // URL; empty = file://<data-dir>/objects
+	ObjectStore       string         // URL; empty = file://<data-dir>/objects
+	Store             objstore.Store // if set, used instead of ObjectStore (tests inject fault stores)
 	HTTP              string // admin listener; empty = none
 	LogCacheBytes     int64
 	WALCapacityBytes  int64
@@ -86,9 +87,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		abs, _ := filepath.Abs(filepath.Join(cfg.DataDir, "objects"))
 		storeURL = "file://" + abs
 	}
-	store, err := objstore.Open(storeURL)
-	if err != nil {
-		return nil, fmt.Errorf("supervision: object store: %w", err)
+	store := cfg.Store
+	if store == nil {
+		if store, err = objstore.OpenContext(ctx, storeURL); err != nil {
+			return nil, fmt.Errorf("supervision: object store: %w", err)
+		}
+	} else {
+		storeURL = fmt.Sprintf("%T", store)
 	}
 	for i := 0; i < cfg.WALShards; i++ {
 		trim, err := n.meta.WALTrim(i)
