@@ -31,7 +31,7 @@ type Config struct {
 	DataDir           string
 	ObjectStore       string         // URL; empty = file://<data-dir>/objects
 	Store             objstore.Store // if set, used instead of ObjectStore (tests inject fault stores)
-	HTTP              string // admin listener; empty = none
+	HTTP              string         // admin listener; empty = none
 	LogCacheBytes     int64
 	WALCapacityBytes  int64
 	WALShards         int
