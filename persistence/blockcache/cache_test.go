@@ -1,0 +1,122 @@
+package blockcache
+
+import (
+	"sync"
+	"testing"
+)
+
+func key(i int) Key { return Key{Object: "o", Position: int64(i)} }
+
+func block(n int) []byte { return make([]byte, n) }
+
+func TestLRUByBytes(t *testing.T) {
+	c := New(300)
+	for i := 0; i < 3; i++ {
+		c.Fill(key(i), 1, block(100), false)
+	}
+	if _, ok := c.Get(key(0)); !ok { // 0 becomes most recent
+		t.Fatal("block 0 missing")
+	}
+	c.Fill(key(3), 1, block(100), false) // evicts 1, the least recent
+	if _, ok := c.Get(key(1)); ok {
+		t.Fatal("block 1 should have been evicted")
+	}
+	for _, i := range []int{0, 2, 3} {
+		if _, ok := c.Get(key(i)); !ok {
+			t.Fatalf("block %d missing", i)
+		}
+	}
+	if s := c.Stats(); s.Bytes != 300 || s.Blocks != 3 || s.Evictions != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestConsumedIsEvictedFirst(t *testing.T) {
+	c := New(300)
+	for i := 0; i < 3; i++ {
+		c.Fill(key(i), 1, block(100), false)
+	}
+	c.Consumed(key(2)) // the newest, but read past
+	c.Fill(key(3), 1, block(100), false)
+	if _, ok := c.Get(key(2)); ok {
+		t.Fatal("consumed block survived")
+	}
+	if _, ok := c.Get(key(0)); !ok {
+		t.Fatal("older unconsumed block was evicted instead")
+	}
+}
+
+func TestPrefetchedUnreadCounted(t *testing.T) {
+	c := New(200)
+	c.Fill(key(0), 7, block(100), true)
+	c.Fill(key(1), 7, block(100), true)
+	if _, ok := c.Get(key(1)); !ok { // read: no longer counts as wasted
+		t.Fatal("missing")
+	}
+	c.Fill(key(2), 8, block(100), false) // evicts 0, prefetched and unread
+	c.Fill(key(3), 8, block(100), false) // evicts 1, read
+	if got := c.Wasted(7); got != 1 {
+		t.Fatalf("wasted %d, want 1", got)
+	}
+	if got := c.Wasted(7); got != 0 {
+		t.Fatalf("wasted not reset: %d", got)
+	}
+}
+
+func TestReserveDeduplicatesLoads(t *testing.T) {
+	c := New(1000)
+	if !c.Reserve(key(1)) {
+		t.Fatal("first reserve refused")
+	}
+	if c.Reserve(key(1)) {
+		t.Fatal("second reserve of a loading block accepted")
+	}
+	if !c.Contains(key(1)) {
+		t.Fatal("loading block not reported")
+	}
+	c.Abandon(key(1))
+	if !c.Reserve(key(1)) {
+		t.Fatal("reserve after abandon refused")
+	}
+	c.Fill(key(1), 1, block(10), false)
+	if c.Reserve(key(1)) {
+		t.Fatal("reserve of a cached block accepted")
+	}
+}
+
+func TestOversizedBlockNotKept(t *testing.T) {
+	c := New(100)
+	c.Fill(key(0), 1, block(50), false)
+	c.Fill(key(1), 1, block(101), false)
+	if _, ok := c.Get(key(1)); ok {
+		t.Fatal("block larger than the cache kept")
+	}
+	if _, ok := c.Get(key(0)); !ok {
+		t.Fatal("oversized block evicted the others")
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	c := New(64 << 10)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				k := key((i * (g + 1)) % 300)
+				if c.Reserve(k) {
+					c.Fill(k, uint64(g), block(512), i%2 == 0)
+				}
+				c.Get(k)
+				if i%7 == 0 {
+					c.Consumed(k)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if s := c.Stats(); s.Bytes > 64<<10 {
+		t.Fatalf("over capacity: %+v", s)
+	}
+}

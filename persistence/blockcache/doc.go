@@ -1,0 +1,22 @@
+// Package blockcache is the cold path's cache of object blocks: an LRU bounded
+// in bytes, separate from the log cache, so that a consumer catching up on
+// old data never evicts the tail that producers and tail consumers need.
+//
+// Two refinements over plain LRU serve catch-up reads:
+//
+//   - Read-once eviction: a block a sequential reader has read past is
+//     demoted to the cold end of the list (Consumed), so it is evicted before
+//     blocks that are still ahead of some reader.
+//   - Prefetch accounting: blocks loaded ahead of need (readahead) are marked;
+//     when one is evicted before anyone read it, the stream's wasted counter
+//     grows, which tells that stream's readahead to back off.
+//
+// A load in progress is recorded (Reserve/Fill/Abandon), so concurrent misses
+// of the same block cause one object-store read.
+//
+// # Ownership
+//
+// A Cache is safe for concurrent use: every method takes its mutex and holds
+// it only for map and list operations, never across I/O. Block data is
+// immutable once filled and may be shared by any number of readers.
+package blockcache
