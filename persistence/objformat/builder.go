@@ -105,9 +105,12 @@ func (b *Builder) planBlocks() []IndexEntry {
 			panic(fmt.Sprintf("objformat: stream %d has overlapping batches at offsets %d and %d", batch.Stream, b.batches[i-1].BaseOffset, batch.BaseOffset))
 		}
 		size := int64(len(batch.Data))
-		// A block never mixes streams and closes before it would exceed the
-		// block size; a lone batch larger than that fills a block by itself.
-		if block == nil || block.Stream != batch.Stream || block.Size+size > int64(b.blockSize) {
+		// A block never mixes streams, holds a contiguous run of offsets
+		// (so its index entry's range holds no offsets it lacks: compaction
+		// may merge objects that are not adjacent), and closes before it
+		// would exceed the block size; a lone batch larger than that fills a
+		// block by itself.
+		if block == nil || block.Stream != batch.Stream || batch.BaseOffset != block.EndOffset || block.Size+size > int64(b.blockSize) {
 			index = append(index, IndexEntry{
 				Stream:       batch.Stream,
 				FirstOffset:  batch.BaseOffset,

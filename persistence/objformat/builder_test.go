@@ -1,6 +1,7 @@
 package objformat
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -158,5 +159,21 @@ func BenchmarkBuilder(b *testing.B) {
 			builder.Add(batch)
 		}
 		builder.Finish()
+	}
+}
+
+// Batches of one stream with a gap between them never share a block, so an
+// index entry never claims offsets its block lacks.
+func TestBuilderCutsBlocksAtGaps(t *testing.T) {
+	b := NewBuilder(1 << 20)
+	for _, base := range []int64{0, 10, 50, 60} {
+		data := make([]byte, 12+49)
+		binary.BigEndian.PutUint64(data, uint64(base))
+		binary.BigEndian.PutUint32(data[8:], uint32(len(data)-12))
+		b.Add(Batch{Stream: 1, BaseOffset: base, LastOffset: base + 9, RecordCount: 10, Data: data})
+	}
+	_, index := b.Finish()
+	if len(index) != 2 || index[0].EndOffset != 20 || index[1].FirstOffset != 50 {
+		t.Fatalf("index %+v, want blocks [0,20) and [50,70)", index)
 	}
 }

@@ -22,7 +22,9 @@
 //
 // Blocks are Kafka v2 record batches copied byte for byte, back to back,
 // sorted by (stream, base offset). A block holds whole batches of one stream
-// only and is closed when the next batch would take it past the block size
+// only, with contiguous offsets (a gap in a stream's offsets starts a new
+// block, so an index entry's range never claims offsets its block lacks),
+// and is closed when the next batch would take it past the block size
 // (default 512 KiB); a batch larger than the block size gets a block of its
 // own. Blocks start at position 0 and follow one another without gaps, so
 // the index fully determines where every block is. Blocks carry no checksum
