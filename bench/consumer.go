@@ -1,0 +1,66 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// consumerGroup is a set of kgo consumer clients, each polling in its own
+// goroutine and handing every fetch to onFetch (called from that
+// goroutine only).
+type consumerGroup struct {
+	clients []*kgo.Client
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// startConsumers reads the given partitions from the given offsets with
+// one client per perClient partitions (0: a single client).
+func startConsumers(cfg *Config, from map[int32]int64, perClient int, onFetch func(kgo.Fetches, time.Time)) (*consumerGroup, error) {
+	parts := make([]int32, 0, len(from))
+	for p := range from {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	if perClient <= 0 {
+		perClient = max(len(parts), 1)
+	}
+	g := &consumerGroup{}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	for chunk := range slices.Chunk(parts, perClient) {
+		assign := make(map[int32]kgo.Offset, len(chunk))
+		for _, p := range chunk {
+			assign[p] = kgo.NewOffset().At(from[p])
+		}
+		cl, err := kgo.NewClient(consumerOpts(cfg, assign)...)
+		if err != nil {
+			g.stop()
+			return nil, fmt.Errorf("bench: consumer client: %w", err)
+		}
+		g.clients = append(g.clients, cl)
+		g.wg.Go(func() {
+			for {
+				fetches := cl.PollFetches(g.ctx)
+				if g.ctx.Err() != nil {
+					return
+				}
+				onFetch(fetches, time.Now())
+			}
+		})
+	}
+	return g, nil
+}
+
+func (g *consumerGroup) stop() {
+	g.cancel()
+	g.wg.Wait()
+	for _, cl := range g.clients {
+		cl.Close()
+	}
+}

@@ -1,0 +1,75 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteTable prints r as a human-readable summary. The measured phase's
+// send latency comes first; the catch-up and connections scenarios add
+// their baseline below it.
+func WriteTable(w io.Writer, r Result) error {
+	c := r.Config
+	rate := "unlimited"
+	if c.Rate > 0 {
+		rate = fmt.Sprintf("%.0f rec/s", c.Rate)
+	}
+	fmt.Fprintf(w, "floe bench %s against %s (%s), topic %s with %d partitions\n",
+		r.Scenario, c.Target, strings.Join(c.Brokers, ","), c.Topic, r.Partitions)
+	fmt.Fprintf(w, "producers %d, rate %s, records %d B, acks %s, compression %s, linger %s, max buffered %d, idempotent %t\n",
+		c.Producers, rate, c.RecordSize, c.Acks, c.Compression, c.Linger, c.MaxBuffered, c.idempotent())
+	fmt.Fprintf(w, "phases:")
+	for _, p := range r.Phases {
+		fmt.Fprintf(w, " %s %.1fs", p.Name, p.EndSeconds-p.StartSeconds)
+	}
+	fmt.Fprintf(w, "; measured phase: %s\n\n", r.MeasuredPhase)
+
+	fmt.Fprintf(w, "%-24s %10s %8s %8s %11s %9s\n", "throughput", "records", "errors", "seconds", "records/s", "MiB/s")
+	throughputRow(w, "produced", r.Throughput)
+	if r.E2E != nil {
+		throughputRow(w, "consumed", r.E2E.Consumed)
+	}
+	if r.Connections != nil && r.Connections.LightRequests.Records+r.Connections.LightRequests.Errors > 0 {
+		throughputRow(w, "light requests", r.Connections.LightRequests)
+	}
+	fmt.Fprintf(w, "\n%-24s %10s %9s %9s %9s %9s %9s %11s\n", "latency (µs)", "count", "p50", "p95", "p99", "p99.9", "max", "mean")
+	latencyRow(w, "send ("+r.MeasuredPhase+")", r.Latency)
+	if e := r.E2E; e != nil {
+		latencyRow(w, "end to end", e.Latency)
+	}
+	if k := r.Catchup; k != nil {
+		latencyRow(w, "send (baseline)", k.BaselineLatency)
+	}
+	if k := r.Connections; k != nil {
+		latencyRow(w, "send (baseline)", k.BaselineLatency)
+		if k.LightLatency.Count > 0 {
+			latencyRow(w, "light request", k.LightLatency)
+		}
+	}
+	if k := r.Catchup; k != nil {
+		fmt.Fprintf(w, "\ncatch-up: backlog %d records (%.1f MiB); drained %t in %.2fs; read %.0f rec/s, %.2f MiB/s = %.2f× the produce rate (%.0f rec/s)\n",
+			k.BacklogRecords, float64(k.BacklogBytes)/(1<<20), k.Drained, k.DrainSeconds, k.ReadRecordsPS, k.ReadMiBPS, k.RateMultiple, k.ProduceRecordsPS)
+		fmt.Fprintf(w, "producer latency during catch-up / baseline: p50 %.2f×, p99 %.2f× (target p99 ≤ 1.1×, rate ≥ 5×)\n", k.P50Ratio, k.P99Ratio)
+	}
+	if k := r.Connections; k != nil {
+		fmt.Fprintf(w, "\nconnections: %d of %d opened in %.2fs (failed %d, nofile limit %d)\n", k.Opened, k.Requested, k.OpenSeconds, k.Failed, k.NoFileLimit)
+		if k.FirstError != "" {
+			fmt.Fprintf(w, "first error: %s\n", k.FirstError)
+		}
+		if k.MemorySource != "" {
+			fmt.Fprintf(w, "broker RSS (%s): %.1f MiB → %.1f MiB, %.0f bytes per connection\n",
+				k.MemorySource, float64(k.RSSBeforeBytes)/(1<<20), float64(k.RSSAfterBytes)/(1<<20), k.BytesPerConnection)
+		}
+		fmt.Fprintf(w, "producer p99 with connections / baseline: %.2f×\n", k.P99Ratio)
+	}
+	return nil
+}
+
+func throughputRow(w io.Writer, name string, t Throughput) {
+	fmt.Fprintf(w, "%-24s %10d %8d %8.2f %11.0f %9.2f\n", name, t.Records, t.Errors, t.Seconds, t.RecordsPerSecond, t.MiBPerSecond)
+}
+
+func latencyRow(w io.Writer, name string, l Latency) {
+	fmt.Fprintf(w, "%-24s %10d %9d %9d %9d %9d %9d %11.1f\n", name, l.Count, l.P50, l.P95, l.P99, l.P999, l.Max, l.Mean)
+}

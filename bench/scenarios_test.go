@@ -1,0 +1,217 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProduceUnpacedAgainstKfake(t *testing.T) {
+	cfg := kfakeConfig(t)
+	cfg.Producers = 2
+	cfg.MaxBuffered = 64
+	recs := capture(&cfg)
+	res := runScenario(t, ScenarioProduce, cfg)
+	jsonShape(t, res)
+
+	prod := recs.get(t, "producer")
+	if res.Totals.Errors != 0 || res.Throughput.Records == 0 {
+		t.Fatalf("totals %+v, measured %+v", res.Totals, res.Throughput)
+	}
+	// Every acknowledged record is one latency sample and one record in
+	// the topic (idempotent acks=all: no duplicates).
+	if res.Totals.Samples != res.Totals.Records {
+		t.Errorf("%d latency samples for %d acknowledged records", res.Totals.Samples, res.Totals.Records)
+	}
+	if inTopic := endOffsetsSum(t, cfg); inTopic != res.Totals.Records {
+		t.Errorf("topic holds %d records, %d were acknowledged", inTopic, res.Totals.Records)
+	}
+	if res.Latency.Count != res.Throughput.Records {
+		t.Errorf("measured phase: %d samples, %d records", res.Latency.Count, res.Throughput.Records)
+	}
+	checkLatencyFromSamples(t, "send", res.Latency, prod.keptSamples("measure"))
+	if res.Throughput.Bytes != res.Throughput.Records*int64(cfg.RecordSize) {
+		t.Errorf("bytes %d for %d records of %d", res.Throughput.Bytes, res.Throughput.Records, cfg.RecordSize)
+	}
+	var series int64
+	for _, p := range res.Series {
+		series += p.Records
+	}
+	if series != res.Totals.Records {
+		t.Errorf("the series counts %d records, the totals %d", series, res.Totals.Records)
+	}
+}
+
+func TestProducePacedAgainstKfake(t *testing.T) {
+	cfg := kfakeConfig(t)
+	cfg.Producers = 2
+	cfg.Rate = 2000
+	cfg.Warmup = 300 * time.Millisecond
+	recs := capture(&cfg)
+	res := runScenario(t, ScenarioProduce, cfg)
+	jsonShape(t, res)
+	checkLatencyFromSamples(t, "send", res.Latency, recs.get(t, "producer").keptSamples("measure"))
+	if names := phaseNames(res); strings.Join(names, ",") != "warmup,measure,drain" {
+		t.Errorf("phases %v", names)
+	}
+	// The pacer holds the rate; allow a loaded machine to fall behind,
+	// never to run ahead.
+	if got := res.Throughput.RecordsPerSecond; got > 1.1*cfg.Rate || got < 0.5*cfg.Rate {
+		t.Errorf("paced at %.0f/s, measured %.0f/s", cfg.Rate, got)
+	}
+	if res.Totals.Samples != res.Totals.Records || res.Totals.Errors != 0 {
+		t.Errorf("totals %+v", res.Totals)
+	}
+}
+
+func TestE2EAgainstKfake(t *testing.T) {
+	cfg := kfakeConfig(t)
+	cfg.Rate = 2000
+	cfg.PartitionsPerConsumer = 2
+	recs := capture(&cfg)
+	res := runScenario(t, ScenarioE2E, cfg)
+	m := jsonShape(t, res)
+	e2e := wantObject(t, m, "e2e")
+	wantNumber(t, e2e, "consumers")
+	wantNumber(t, wantObject(t, e2e, "latency_us"), "count", "p50", "p99", "max")
+	wantNumber(t, wantObject(t, e2e, "consumed"), "records", "records_per_second")
+
+	if res.E2E.Consumers != 2 {
+		t.Errorf("%d consumers for 4 partitions, 2 each", res.E2E.Consumers)
+	}
+	// Consumers start at the end offsets read before producing, so they
+	// receive exactly what was acknowledged.
+	if res.E2E.Totals.Records != res.Totals.Records || res.Totals.Records == 0 {
+		t.Errorf("consumed %d records, %d acknowledged", res.E2E.Totals.Records, res.Totals.Records)
+	}
+	checkLatencyFromSamples(t, "send", res.Latency, recs.get(t, "producer").keptSamples("measure"))
+	checkLatencyFromSamples(t, "e2e", res.E2E.Latency, recs.get(t, "consumer").keptSamples("measure"))
+}
+
+func TestCatchupAgainstKfake(t *testing.T) {
+	cfg := kfakeConfig(t)
+	cfg.Rate = 2000
+	cfg.BacklogDuration = time.Second
+	cfg.Baseline = 500 * time.Millisecond
+	cfg.Duration = 10 * time.Second // the longest catch-up allowed; kfake drains in far less
+	recs := capture(&cfg)
+	res := runScenario(t, ScenarioCatchup, cfg)
+	m := jsonShape(t, res)
+	wantNumber(t, wantObject(t, m, "catchup"), "backlog_records", "p50_ratio", "p99_ratio", "drain_seconds",
+		"read_records_per_second", "read_mib_per_second", "rate_multiple", "produce_records_per_second")
+
+	c := res.Catchup
+	if names := phaseNames(res); strings.Join(names, ",") != "backlog,baseline,catchup,drain" {
+		t.Errorf("phases %v", names)
+	}
+	if !c.Drained || c.DrainSeconds <= 0 || c.DrainSeconds >= cfg.Duration.Seconds() {
+		t.Errorf("drained %t in %.3fs", c.Drained, c.DrainSeconds)
+	}
+	if c.BacklogRecords < 1000 { // 1.5 s at 2000/s, minus a loaded machine's slack
+		t.Errorf("backlog of %d records", c.BacklogRecords)
+	}
+	if c.ReadRecords < c.BacklogRecords {
+		t.Errorf("read %d records of a %d-record backlog", c.ReadRecords, c.BacklogRecords)
+	}
+	if c.BaselineLatency.Count == 0 || c.CatchupLatency.Count == 0 || c.P99Ratio <= 0 || c.RateMultiple <= 0 {
+		t.Errorf("catch-up verdict %+v", c)
+	}
+	prod := recs.get(t, "producer")
+	checkLatencyFromSamples(t, "baseline", c.BaselineLatency, prod.keptSamples("baseline"))
+	checkLatencyFromSamples(t, "catch-up", c.CatchupLatency, prod.keptSamples("catchup"))
+	var readInSeries bool
+	for _, p := range res.Series {
+		readInSeries = readInSeries || p.ConsumeRecordsPerSecond > 0
+	}
+	if !readInSeries {
+		t.Error("no consumer rate in the series")
+	}
+}
+
+func TestConnectionsAgainstKfake(t *testing.T) {
+	cfg := kfakeConfig(t)
+	cfg.Connections = 40
+	cfg.Rate = 500
+	cfg.Baseline = 500 * time.Millisecond
+	cfg.LightRate = 200
+	cfg.LightRequest = "metadata" // flexible response header: exercises the tag skip
+	cfg.BrokerPID = os.Getpid()   // kfake runs in this process
+	recs := capture(&cfg)
+	res := runScenario(t, ScenarioConnections, cfg)
+	m := jsonShape(t, res)
+	wantNumber(t, wantObject(t, m, "connections"), "opened", "failed", "rss_before_bytes", "rss_after_bytes",
+		"bytes_per_connection", "p99_ratio", "nofile_limit")
+
+	c := res.Connections
+	if c.Opened != cfg.Connections || c.Failed != 0 {
+		t.Fatalf("opened %d, failed %d (%s)", c.Opened, c.Failed, c.FirstError)
+	}
+	if c.MemorySource != "proc" || c.RSSBeforeBytes <= 0 || c.RSSAfterBytes <= 0 {
+		t.Errorf("memory: %+v", c)
+	}
+	if c.LightRequests.Records == 0 || c.LightRequests.Errors != 0 {
+		t.Errorf("light requests %+v", c.LightRequests)
+	}
+	checkLatencyFromSamples(t, "light", c.LightLatency, recs.get(t, "light").keptSamples("with_connections"))
+	prod := recs.get(t, "producer")
+	checkLatencyFromSamples(t, "baseline", c.BaselineLatency, prod.keptSamples("baseline"))
+	checkLatencyFromSamples(t, "with connections", c.WithLatency, prod.keptSamples("with_connections"))
+}
+
+func TestWriteFilesAndTable(t *testing.T) {
+	cfg := kfakeConfig(t)
+	cfg.Rate = 1000
+	cfg.Duration = 1500 * time.Millisecond
+	res := runScenario(t, ScenarioE2E, cfg)
+	dir := t.TempDir()
+	paths, err := WriteFiles(dir, res, false)
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("WriteFiles: %v %v", paths, err)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "chart.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(bytes.NewReader(svg))
+	polylines := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("chart.svg is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			polylines++
+		}
+	}
+	if polylines != 5 { // produce and consume MiB/s; send p50, p99; e2e p99
+		t.Errorf("%d lines in the chart, want 5", polylines)
+	}
+	var table strings.Builder
+	if err := WriteTable(&table, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"produced", "consumed", "end to end", "p99.9"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if paths, err := WriteFiles(t.TempDir(), res, true); err != nil || len(paths) != 1 {
+		t.Errorf("json only: %v %v", paths, err)
+	}
+}
+
+func phaseNames(r Result) []string {
+	var names []string
+	for _, p := range r.Phases {
+		names = append(names, p.Name)
+	}
+	return names
+}

@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		scenario string
+		edit     func(*Config)
+		wantErr  string // empty: valid
+	}{
+		{"defaults produce", ScenarioProduce, func(*Config) {}, ""},
+		{"unknown scenario", "soak", func(*Config) {}, "unknown scenario"},
+		{"bad acks", ScenarioProduce, func(c *Config) { c.Acks = "2" }, "acks"},
+		{"bad compression", ScenarioProduce, func(c *Config) { c.Compression = "brotli" }, "compression"},
+		{"e2e tiny records", ScenarioE2E, func(c *Config) { c.RecordSize = 4 }, "at least 8 bytes"},
+		{"catchup unpaced", ScenarioCatchup, func(c *Config) {}, "fixed --rate"},
+		{"catchup acks 1", ScenarioCatchup, func(c *Config) { c.Rate = 10; c.Acks = "1" }, "acks=all"},
+		{"catchup ok", ScenarioCatchup, func(c *Config) { c.Rate = 10 }, ""},
+		{"connections light request", ScenarioConnections, func(c *Config) { c.Rate = 10; c.LightRequest = "fetch" }, "light request"},
+		{"too many producers", ScenarioProduce, func(c *Config) { c.Producers = maxProducers + 1 }, "producers"},
+		{"negative rate", ScenarioProduce, func(c *Config) { c.Rate = -1 }, "rates"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var cfg Config
+			cfg.EnsureDefaults()
+			c.edit(&cfg)
+			err := cfg.Validate(c.scenario)
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+				t.Fatalf("error %v, want one mentioning %q", err, c.wantErr)
+			}
+		})
+	}
+}
+
+func TestConfigJSONUsesSeconds(t *testing.T) {
+	cfg := Config{Duration: 1500 * time.Millisecond, Linger: 2 * time.Millisecond, Acks: "all"}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["duration_seconds"] != 1.5 || m["linger_seconds"] != 0.002 || m["idempotent"] != true {
+		t.Fatalf("config JSON %s", data)
+	}
+	if _, ok := m["Duration"]; ok {
+		t.Fatalf("raw duration leaked: %s", data)
+	}
+}
+
+func TestProcRSS(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status")
+	status := "Name:\tfloe\nVmPeak:\t  999 kB\nVmRSS:\t   12345 kB\nThreads:\t9\n"
+	if err := os.WriteFile(path, []byte(status), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := procRSS(path)
+	if err != nil || got != 12345*1024 {
+		t.Fatalf("procRSS = %d, %v", got, err)
+	}
+	if err := os.WriteFile(path, []byte("Name:\tx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := procRSS(path); err == nil {
+		t.Fatal("no VmRSS line: want an error")
+	}
+}
+
+func TestScrapeRSS(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"+
+			"# TYPE process_resident_memory_bytes gauge\n"+
+			"process_resident_memory_bytes_total_fake 1\n"+
+			"process_resident_memory_bytes 5.24288e+07\n")
+	}))
+	defer srv.Close()
+	got, err := scrapeRSS(context.Background(), srv.URL)
+	if err != nil || got != 52428800 {
+		t.Fatalf("scrapeRSS = %d, %v", got, err)
+	}
+}
+
+func TestSkipTags(t *testing.T) {
+	// Two tagged fields (tag 0: 2 bytes, tag 5: 0 bytes), then the body.
+	in := []byte{2, 0, 2, 0xAA, 0xBB, 5, 0, 'b', 'o', 'd', 'y'}
+	rest, err := skipTags(in)
+	if err != nil || string(rest) != "body" {
+		t.Fatalf("skipTags = %q, %v", rest, err)
+	}
+	if _, err := skipTags([]byte{1, 0, 9, 1}); err == nil {
+		t.Fatal("truncated tag: want an error")
+	}
+}
+
+func TestNiceScale(t *testing.T) {
+	for _, c := range []struct{ v, step, top float64 }{
+		{0, 1, 1}, {1, 0.2, 1}, {7, 2, 8}, {42, 10, 50}, {980, 200, 1000}, {0.013, 0.005, 0.015},
+	} {
+		step, top := niceScale(c.v)
+		if diff := top - c.top; step != c.step || diff > 1e-9 || diff < -1e-9 {
+			t.Errorf("niceScale(%g) = %g, %g; want %g, %g", c.v, step, top, c.step, c.top)
+		}
+	}
+}

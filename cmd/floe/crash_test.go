@@ -1,0 +1,569 @@
+package main
+
+// Crash tests run the real floe binary as a subprocess: kill -9 in the middle
+// of a produce storm, a clean SIGTERM, and the command line itself. The binary
+// is built once per test run (with -race when the tests run with -race, so the
+// broker's races show up in its stderr, which the tests check).
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// floeBinary is the path of the binary TestMain built.
+var floeBinary string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	binDir, err := os.MkdirTemp("", "floe-crash-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash tests:", err)
+		return 1
+	}
+	defer os.RemoveAll(binDir)
+	floeBinary = filepath.Join(binDir, "floe")
+	args := []string{"build", "-o", floeBinary}
+	if raceEnabled() {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "crash tests: go build:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// raceEnabled reports whether this test binary was built with -race.
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// dataDir is a fresh directory under the package dir: t.TempDir may be on
+// tmpfs, where the WAL's O_DIRECT is refused.
+func dataDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(".", "testdata-crash-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// syncBuffer collects a subprocess's stderr for diagnostics.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) WriteLine(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(line)
+	b.buf.WriteByte('\n')
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// brokerProcess is one run of `floe serve`.
+type brokerProcess struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string
+	stderr *syncBuffer
+	exited chan struct{} // closed once stderr is drained and Wait returned
+}
+
+var servingLine = regexp.MustCompile(`msg="floe serving" listen=(\S+)`)
+
+// startBroker runs `floe serve` on port 0 with dir as its data directory and
+// waits (up to a minute: recovery may replay a WAL) for its serving line.
+func startBroker(t *testing.T, dir string, extra ...string) *brokerProcess {
+	t.Helper()
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", dir,
+		"--wal-capacity", "256MiB", "--log-cache-size", "64MiB"}
+	cmd := exec.Command(floeBinary, append(args, extra...)...)
+	cmd.Env = cleanEnv()
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b := &brokerProcess{t: t, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	addrs := make(chan string, 1)
+	go func() {
+		defer close(b.exited)
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			b.stderr.WriteLine(line)
+			if m := servingLine.FindStringSubmatch(line); m != nil {
+				select {
+				case addrs <- m[1]:
+				default:
+				}
+			}
+		}
+		_ = cmd.Wait() // after the pipe is drained, as exec requires
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-b.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-b.exited
+		}
+		if strings.Contains(b.stderr.String(), "WARNING: DATA RACE") {
+			t.Errorf("the broker reported a data race:\n%s", b.tail(200))
+		}
+		if t.Failed() {
+			t.Logf("broker pid %d stderr (tail):\n%s", cmd.Process.Pid, b.tail(60))
+		}
+	})
+	select {
+	case b.addr = <-addrs:
+	case <-b.exited:
+		t.Fatalf("broker exited before serving (%v):\n%s", cmd.ProcessState, b.tail(60))
+	case <-time.After(time.Minute):
+		t.Fatalf("broker not serving after a minute:\n%s", b.tail(60))
+	}
+	return b
+}
+
+// cleanEnv is this process's environment without FLOE_ variables, so that a
+// developer's settings cannot change what a test runs.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLOE_") {
+			env = append(env, kv)
+		}
+	}
+	// A -race binary sleeps a second at exit by default; nothing here needs it.
+	return append(env, "GORACE=atexit_sleep_ms=0")
+}
+
+func (b *brokerProcess) tail(lines int) string {
+	all := strings.Split(strings.TrimRight(b.stderr.String(), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// kill9 sends SIGKILL and waits for the process to be gone.
+func (b *brokerProcess) kill9() {
+	b.t.Helper()
+	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		b.t.Fatalf("SIGKILL: %v", err)
+	}
+	<-b.exited
+}
+
+// terminate sends SIGTERM and returns the exit code, failing the test if the
+// process is still running after timeout.
+func (b *brokerProcess) terminate(timeout time.Duration) int {
+	b.t.Helper()
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-b.exited:
+	case <-time.After(timeout):
+		b.t.Fatalf("broker still running %v after SIGTERM:\n%s", timeout, b.tail(60))
+	}
+	return b.cmd.ProcessState.ExitCode()
+}
+
+func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	base := []kgo.Opt{kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner())}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func createTopic(t *testing.T, addr, topic string, partitions int32) {
+	t.Helper()
+	cl := newClient(t, addr)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+// ackLog records every acknowledged record: partition → offset → value.
+type ackLog struct {
+	mu      sync.Mutex
+	acked   map[int32]map[int64]string
+	clash   []string     // two acknowledged records given the same offset
+	sent    atomic.Int64 // records handed to Produce; each gets one promise call
+	count   atomic.Int64
+	failed  atomic.Int64
+	lastErr atomic.Value
+}
+
+func newAckLog() *ackLog { return &ackLog{acked: make(map[int32]map[int64]string)} }
+
+func (a *ackLog) promise(r *kgo.Record, err error) {
+	if err != nil {
+		a.failed.Add(1)
+		a.lastErr.Store(err.Error())
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	offs := a.acked[r.Partition]
+	if offs == nil {
+		offs = make(map[int64]string)
+		a.acked[r.Partition] = offs
+	}
+	if prev, ok := offs[r.Offset]; ok && prev != string(r.Value) {
+		a.clash = append(a.clash, fmt.Sprintf("p%d offset %d acknowledged for %q and %q", r.Partition, r.Offset, prev, r.Value))
+	}
+	offs[r.Offset] = string(r.Value)
+	a.count.Add(1)
+}
+
+// crashValue is producer w's record seq: unique across the test, ~100 bytes.
+func crashValue(w, seq int) []byte {
+	v := []byte(fmt.Sprintf("w%d-%09d|", w, seq))
+	return append(v, bytes.Repeat([]byte{'a' + byte(seq%26)}, 100-len(v))...)
+}
+
+// objectFiles counts the objects in a local object store directory.
+func objectFiles(t *testing.T, root string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil
+		case err != nil:
+			return err
+		case d.IsDir() && d.Name() == ".tmp":
+			return filepath.SkipDir
+		case d.Type().IsRegular():
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or timeout passes; it reports whether it
+// held. Polling an observable condition, not a guess at a duration.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
+}
+
+func TestKill9DuringProduce(t *testing.T) {
+	const (
+		topic      = "crash"
+		partitions = 4
+		producers  = 3
+		ackTarget  = 20_000
+	)
+	for _, c := range []struct {
+		name string
+		args []string
+		// objects: whether part of the data must be in objects at the
+		// kill (the rest is only in the WAL), or none of it.
+		objects bool
+	}{
+		{name: "wal-only", objects: false},
+		{name: "objects-and-wal", args: []string{"--upload-size", "1MiB", "--upload-interval", "200ms"}, objects: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := dataDir(t)
+			b := startBroker(t, dir, c.args...)
+			createTopic(t, b.addr, topic, partitions)
+
+			acks := newAckLog()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var wg sync.WaitGroup
+			clients := make([]*kgo.Client, producers)
+			for w := range producers {
+				clients[w] = newClient(t, b.addr, kgo.ProducerLinger(time.Millisecond))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for seq := 0; ctx.Err() == nil; seq++ {
+						r := &kgo.Record{Topic: topic, Partition: int32((seq + w) % partitions), Value: crashValue(w, seq)}
+						acks.sent.Add(1)
+						clients[w].Produce(ctx, r, acks.promise)
+					}
+				}()
+			}
+
+			objectsDir := filepath.Join(dir, "objects")
+			ready := func() bool {
+				return acks.count.Load() >= ackTarget && (!c.objects || objectFiles(t, objectsDir) > 0)
+			}
+			if !waitFor(60*time.Second, ready) {
+				t.Fatalf("after 60 s: %d acks (want %d), %d failed (last: %v), %d objects", acks.count.Load(), ackTarget, acks.failed.Load(), acks.lastErr.Load(), objectFiles(t, objectsDir))
+			}
+			if failed := acks.failed.Load(); failed > 0 {
+				t.Fatalf("%d produces failed before the kill (last: %v)", failed, acks.lastErr.Load())
+			}
+			b.kill9()
+			atKill := objectFiles(t, objectsDir)
+			cancel()
+			wg.Wait()
+			for _, cl := range clients {
+				cl.Close() // fails what is still buffered; those records were never acknowledged
+			}
+			// Promises may still run after Close (a response read before
+			// the kill); every record gets exactly one.
+			if !waitFor(30*time.Second, func() bool { return acks.count.Load()+acks.failed.Load() == acks.sent.Load() }) {
+				t.Fatalf("%d records sent, %d acknowledged, %d failed: promises missing", acks.sent.Load(), acks.count.Load(), acks.failed.Load())
+			}
+			t.Logf("killed with %d acks, %d objects; %d produces failed after the kill", acks.count.Load(), atKill, acks.failed.Load())
+			if !c.objects && atKill > 0 {
+				t.Fatalf("%d objects at the kill; this case wants all data only in the WAL", atKill)
+			}
+			acks.mu.Lock()
+			if len(acks.clash) > 0 {
+				t.Fatalf("the broker acknowledged two records at one offset: %v", acks.clash[:min(5, len(acks.clash))])
+			}
+			acked := acks.acked
+			acks.mu.Unlock()
+
+			b2 := startBroker(t, dir, c.args...)
+			verifyAfterCrash(t, b2.addr, topic, partitions, acked)
+			if code := b2.terminate(30 * time.Second); code != 0 {
+				t.Fatalf("exit code %d after SIGTERM, want 0", code)
+			}
+		})
+	}
+}
+
+// verifyAfterCrash reads every partition from 0 to its high watermark and
+// checks: offsets dense, no value at two offsets, and every acknowledged
+// record at its acknowledged offset with its value.
+func verifyAfterCrash(t *testing.T, addr, topic string, partitions int32, acked map[int32]map[int64]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin := kadm.NewClient(newClient(t, addr))
+	ends, err := admin.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatalf("list end offsets: %v", err)
+	}
+	hwm := make(map[int32]int64)
+	starts := make(map[int32]kgo.Offset)
+	total := int64(0)
+	for p := range partitions {
+		o, ok := ends.Lookup(topic, p)
+		if !ok {
+			t.Fatalf("no end offset for partition %d", p)
+		}
+		hwm[p] = o.Offset
+		total += o.Offset
+		starts[p] = kgo.NewOffset().At(0)
+	}
+
+	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}))
+	next := make(map[int32]int64)
+	where := make(map[string]string) // value → "pN@offset"
+	got := make(map[int32]map[int64]string)
+	for read := int64(0); read < total; {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records: %v (next offsets %v, end offsets %v)", read, total, ctx.Err(), next, hwm)
+		}
+		fetches.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		fetches.EachRecord(func(r *kgo.Record) {
+			p := r.Partition
+			if r.Offset != next[p] {
+				t.Fatalf("p%d: offset %d after %d: offsets not dense", p, r.Offset, next[p]-1)
+			}
+			if r.Offset >= hwm[p] {
+				t.Fatalf("p%d: offset %d at or above the end offset %d", p, r.Offset, hwm[p])
+			}
+			here := fmt.Sprintf("p%d@%d", p, r.Offset)
+			if prev, ok := where[string(r.Value)]; ok {
+				t.Fatalf("value %q at %s and at %s", r.Value[:12], prev, here)
+			}
+			where[string(r.Value)] = here
+			if got[p] == nil {
+				got[p] = make(map[int64]string)
+			}
+			got[p][r.Offset] = string(r.Value)
+			next[p]++
+			read++
+		})
+	}
+
+	missing := 0
+	ackedTotal := 0
+	for p, offs := range acked {
+		for off, v := range offs {
+			ackedTotal++
+			if g, ok := got[p][off]; !ok || g != v {
+				if missing < 5 {
+					t.Errorf("p%d offset %d: acknowledged %q, read %q (end offset %d)", p, off, v[:12], trimmed(g), hwm[p])
+				}
+				missing++
+			}
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged records missing or different after the restart", missing, ackedTotal)
+	}
+	t.Logf("after restart: %d records, %d of them acknowledged; end offsets %v", total, ackedTotal, hwm)
+}
+
+func trimmed(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func TestSIGTERMCleanExit(t *testing.T) {
+	const topic, count = "graceful", 50
+	dir := dataDir(t)
+	b := startBroker(t, dir)
+	createTopic(t, b.addr, topic, 1)
+	cl := newClient(t, b.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range count {
+		r := &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("graceful-%d", i))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	cl.Close()
+	start := time.Now()
+	if code := b.terminate(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, b.tail(40))
+	}
+	t.Logf("exited 0 %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+
+	b2 := startBroker(t, dir)
+	acked := map[int32]map[int64]string{0: {}}
+	for i := range count {
+		acked[0][int64(i)] = fmt.Sprintf("graceful-%d", i)
+	}
+	verifyAfterCrash(t, b2.addr, topic, 1, acked)
+	if code := b2.terminate(30 * time.Second); code != 0 {
+		t.Fatalf("second run: exit code %d after SIGTERM, want 0", code)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	flags := []string{"listen", "advertise", "data-dir", "object-store", "http", "log-cache-size", "wal-capacity",
+		"upload-size", "upload-interval", "auto-create-topics", "default-partitions", "log-level"}
+	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			cmd := exec.Command(floeBinary, args...)
+			cmd.Env = cleanEnv()
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("floe %v: %v\n%s", args, err, out.String())
+			}
+			text := out.String()
+			for _, f := range flags {
+				// Go's flag package prints one dash; either is accepted on the command line.
+				if !regexp.MustCompile(`(?m)^\s+--?` + regexp.QuoteMeta(f) + `\b`).MatchString(text) {
+					t.Errorf("help does not list --%s:\n%s", f, text)
+				}
+			}
+			if args[0] != "serve" && !strings.Contains(text, "FLOE_") {
+				t.Errorf("help does not mention FLOE_ environment variables:\n%s", text)
+			}
+		})
+	}
+
+	t.Run("env FLOE_LOG_LEVEL=bogus", func(t *testing.T) {
+		var out bytes.Buffer
+		cmd := exec.Command(floeBinary, "serve", "--listen", "127.0.0.1:0", "--http", "", "--data-dir", dataDir(t))
+		cmd.Env = append(cleanEnv(), "FLOE_LOG_LEVEL=bogus")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("floe serve with FLOE_LOG_LEVEL=bogus still running after 30 s:\n%s", out.String())
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 2 {
+			t.Fatalf("exit code %d, want 2:\n%s", code, out.String())
+		}
+		if !strings.Contains(out.String(), "bogus") {
+			t.Errorf("the error does not name the bad value:\n%s", out.String())
+		}
+	})
+}

@@ -1,0 +1,597 @@
+package supervision
+
+// Object-store fault tests (DESIGN.md §3, last point): while the store fails,
+// stalls or crawls, uploads are retried with backoff, the WAL fills, produce
+// is throttled and then answered with a retriable error; nothing acknowledged
+// is lost, the broker does not crash, and once the store is back uploads
+// resume and producers succeed again.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/floe-io/floe/persistence/objstore"
+)
+
+// errInjectedOutage is what the fault store returns while "down": a 503.
+var errInjectedOutage = errors.New("injected: 503 Service Unavailable")
+
+// outageValueBytes is the size of every value the outage producers write.
+const outageValueBytes = 1024
+
+// outageValue is producer w's record seq: unique across a test, 1 KiB, its
+// bytes depending on seq so that a mixed-up record cannot compare equal.
+func outageValue(w, seq int) []byte {
+	v := fmt.Appendf(nil, "w%d-%09d|", w, seq)
+	fill := bytes.Repeat([]byte{'a' + byte(seq%26), '0' + byte(w%10)}, outageValueBytes/2)
+	return append(v, fill[:outageValueBytes-len(v)]...)
+}
+
+// ackBook records what the producers were told, record by record.
+type ackBook struct {
+	mu    sync.Mutex
+	acked map[int32]map[int64]string // guarded by mu: partition → offset → value
+	clash []string                   // guarded by mu: an offset acknowledged for two values
+	// strictFailures lists failed records that were produced once the store
+	// had recovered and every older record had its answer (guarded by mu).
+	strictFailures []string
+	errs           map[string]int // guarded by mu: failure messages with counts
+	failedByWorker map[int]int    // guarded by mu: failures per producer
+	unexpected     []string       // guarded by mu: failures that are not retriable backpressure
+
+	sent   atomic.Int64 // records handed to Produce; each gets exactly one promise call
+	acks   atomic.Int64
+	failed atomic.Int64
+}
+
+func newAckBook() *ackBook {
+	return &ackBook{acked: make(map[int32]map[int64]string), errs: make(map[string]int), failedByWorker: make(map[int]int)}
+}
+
+// record notes producer w's answer for r; strict records must not fail.
+func (b *ackBook) record(w int, r *kgo.Record, err error, strict bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.failed.Add(1)
+		b.errs[err.Error()]++
+		b.failedByWorker[w]++
+		if strict {
+			b.strictFailures = append(b.strictFailures, fmt.Sprintf("p%d %.12q: %v", r.Partition, r.Value, err))
+		}
+		if !retriableBackpressure(err) {
+			b.unexpected = append(b.unexpected, fmt.Sprintf("p%d %.12q: %v", r.Partition, r.Value, err))
+		}
+		return
+	}
+	offs := b.acked[r.Partition]
+	if offs == nil {
+		offs = make(map[int64]string)
+		b.acked[r.Partition] = offs
+	}
+	if prev, ok := offs[r.Offset]; ok && prev != string(r.Value) {
+		b.clash = append(b.clash, fmt.Sprintf("p%d offset %d acknowledged for %.12q and %.12q", r.Partition, r.Offset, prev, r.Value))
+	}
+	offs[r.Offset] = string(r.Value)
+	b.acks.Add(1)
+}
+
+// retriableBackpressure reports whether a produce failure is what a full WAL
+// may cause: the client gave up after retrying REQUEST_TIMED_OUT (or a
+// retriable error of the same family) until its delivery timeout.
+func retriableBackpressure(err error) bool {
+	if errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, kgo.ErrRecordRetries) {
+		return true
+	}
+	var ke *kerr.Error
+	return errors.As(err, &ke) && ke.Retriable && !errors.Is(err, kerr.KafkaStorageError)
+}
+
+func (b *ackBook) errorSummary() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var lines []string
+	for msg, count := range b.errs {
+		lines = append(lines, fmt.Sprintf("%d× %s", count, msg))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "; ")
+}
+
+// snapshot returns the acknowledged records, after checking that no offset
+// was acknowledged twice.
+func (b *ackBook) snapshot(t *testing.T) map[int32]map[int64]string {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.clash) > 0 {
+		t.Fatalf("the broker acknowledged two records at one offset: %v", b.clash[:min(5, len(b.clash))])
+	}
+	return b.acked
+}
+
+// ackedProducers are producers writing unique values round robin over the
+// partitions of a topic until stopped, each on its own client.
+type ackedProducers struct {
+	book     *ackBook
+	clients  []*kgo.Client
+	stopping chan struct{}
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+
+	mu         sync.Mutex
+	next       []int          // guarded by mu: per producer, the seq of its next record
+	unresolved []map[int]bool // guarded by mu: per producer, records without an answer yet
+	strictFrom []int          // guarded by mu: per producer, the first strict seq (-1: none yet)
+}
+
+// startAckedProducers starts one producer per entry of clientOpts, each with
+// those options on top of idempotent acks=all uncompressed production.
+func startAckedProducers(t *testing.T, addr, topic string, partitions int32, clientOpts ...[]kgo.Opt) *ackedProducers {
+	t.Helper()
+	ps := &ackedProducers{book: newAckBook(), stopping: make(chan struct{})}
+	for _, opts := range clientOpts {
+		base := []kgo.Opt{kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(2 * time.Millisecond),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxBufferedRecords(2000),
+			// Uncompressed, so that the WAL holds what the test counts.
+			kgo.ProducerBatchCompression(kgo.NoCompression())}
+		cl, err := kgo.NewClient(append(base, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		ps.clients = append(ps.clients, cl)
+		ps.next = append(ps.next, 0)
+		ps.unresolved = append(ps.unresolved, make(map[int]bool))
+		ps.strictFrom = append(ps.strictFrom, -1)
+	}
+	// Produce blocks while the client's buffer is full; it unblocks as records
+	// get their answers. The context only ends a test that failed before stop.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for w, cl := range ps.clients {
+		ps.wg.Add(1)
+		go func() {
+			defer ps.wg.Done()
+			for {
+				select {
+				case <-ps.stopping:
+					return
+				default:
+				}
+				ps.mu.Lock()
+				seq := ps.next[w]
+				ps.next[w]++
+				ps.unresolved[w][seq] = true
+				strict := ps.strictFrom[w] >= 0 && seq >= ps.strictFrom[w]
+				ps.mu.Unlock()
+				r := &kgo.Record{Topic: topic, Partition: int32((seq + w) % int(partitions)), Value: outageValue(w, seq)}
+				ps.book.sent.Add(1)
+				cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+					ps.mu.Lock()
+					delete(ps.unresolved[w], seq)
+					ps.mu.Unlock()
+					ps.book.record(w, r, err, strict)
+				})
+			}
+		}()
+	}
+	return ps
+}
+
+// settle waits until every record produced so far has its answer, then makes
+// every record produced from then on strict: once the store is healthy, a
+// failure can only be collateral damage of an older record (a client fails
+// everything buffered behind a record it gives up on), and there are none.
+func (ps *ackedProducers) settle(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	ps.mu.Lock()
+	mark := slices.Clone(ps.next)
+	ps.mu.Unlock()
+	settled := func() bool {
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		for w, pending := range ps.unresolved {
+			for seq := range pending {
+				if seq < mark[w] {
+					return false
+				}
+			}
+		}
+		for w := range ps.strictFrom {
+			ps.strictFrom[w] = ps.next[w]
+		}
+		return true
+	}
+	if !waitUntil(timeout, settled) {
+		t.Fatalf("records produced before the recovery still unanswered after %v", timeout)
+	}
+}
+
+// stop ends production and waits, up to timeout, for every record produced
+// to be acknowledged or failed.
+func (ps *ackedProducers) stop(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	ps.stopOnce.Do(func() { close(ps.stopping) })
+	ps.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, cl := range ps.clients {
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatalf("flush: %v (%d sent, %d acknowledged, %d failed)", err, ps.book.sent.Load(), ps.book.acks.Load(), ps.book.failed.Load())
+		}
+	}
+	if b := ps.book; b.acks.Load()+b.failed.Load() != b.sent.Load() {
+		t.Fatalf("%d records sent, %d acknowledged, %d failed: promises missing after Flush", b.sent.Load(), b.acks.Load(), b.failed.Load())
+	}
+}
+
+// waitUntil polls an observable condition every 20 ms until it holds or
+// timeout passes, and reports whether it held.
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
+}
+
+// nodeMetric is the value of a counter or gauge (or the sample count of a
+// histogram) in the node's registry, summed over its label sets, as /metrics
+// would show it.
+func nodeMetric(t *testing.T, n *Node, name string) float64 {
+	t.Helper()
+	families, err := n.Registry().Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		var sum float64
+		for _, m := range f.GetMetric() {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+		return sum
+	}
+	t.Fatalf("metric %s is not registered", name)
+	return 0
+}
+
+// verifyAcknowledged reads every partition from 0 to its end offset and
+// checks: offsets dense, no value at two offsets, every value one the test
+// produced, and every acknowledged record at its acknowledged offset, byte for
+// byte. It returns how many records were read.
+func verifyAcknowledged(t *testing.T, addr, topic string, partitions int32, acked map[int32]map[int64]string, opts ...kgo.Opt) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatalf("list end offsets: %v", err)
+	}
+	hwm := make(map[int32]int64)
+	starts := make(map[int32]kgo.Offset)
+	total := int64(0)
+	for p := range partitions {
+		o, ok := ends.Lookup(topic, p)
+		if !ok {
+			t.Fatalf("no end offset for partition %d", p)
+		}
+		hwm[p] = o.Offset
+		total += o.Offset
+		starts[p] = kgo.NewOffset().At(0)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts})}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	next := make(map[int32]int64)
+	where := make(map[string]string, total) // value → "pN@offset"
+	got := make(map[int32]map[int64]string)
+	for read := int64(0); read < total; {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records: %v (next offsets %v, end offsets %v)", read, total, ctx.Err(), next, hwm)
+		}
+		fetches.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		fetches.EachRecord(func(r *kgo.Record) {
+			p := r.Partition
+			if r.Offset != next[p] {
+				t.Fatalf("p%d: offset %d after %d: offsets not dense", p, r.Offset, next[p]-1)
+			}
+			if r.Offset >= hwm[p] {
+				t.Fatalf("p%d: offset %d at or above the end offset %d", p, r.Offset, hwm[p])
+			}
+			here := fmt.Sprintf("p%d@%d", p, r.Offset)
+			if prev, ok := where[string(r.Value)]; ok {
+				t.Fatalf("value %.12q at %s and again at %s", r.Value, prev, here)
+			}
+			var w, seq int
+			if _, err := fmt.Sscanf(string(r.Value), "w%d-%d|", &w, &seq); err != nil || !bytes.Equal(r.Value, outageValue(w, seq)) {
+				t.Fatalf("%s: a value the test never produced: %.40q", here, r.Value)
+			}
+			where[string(r.Value)] = here
+			if got[p] == nil {
+				got[p] = make(map[int64]string)
+			}
+			got[p][r.Offset] = string(r.Value)
+			next[p]++
+			read++
+		})
+	}
+	missing, ackedTotal := 0, 0
+	for p, offs := range acked {
+		for off, v := range offs {
+			ackedTotal++
+			if g, ok := got[p][off]; !ok || g != v {
+				if missing < 5 {
+					t.Errorf("p%d offset %d: acknowledged %.12q, read %.12q (end offset %d)", p, off, v, g, hwm[p])
+				}
+				missing++
+			}
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged records missing or different", missing, ackedTotal)
+	}
+	t.Logf("read back %d records, %d of them acknowledged; end offsets %v", total, ackedTotal, hwm)
+	return total
+}
+
+// storeFault is one way for the object store to misbehave.
+type storeFault struct {
+	name  string
+	apply func(*objstore.FaultStore)
+	// down: no upload can finish while the fault lasts, so the WAL must fill
+	// and producers must see retriable failures.
+	down bool
+	// uploadErrors: failed uploads show in floe_upload_errors_total.
+	uploadErrors bool
+}
+
+// outageConfig is a node whose WAL fills in seconds without uploads.
+func outageConfig(t *testing.T) (Config, *objstore.FaultStore) {
+	t.Helper()
+	cfg := testConfig(t)
+	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := objstore.NewFaultStore(local)
+	faults.Scope(objstore.OpPut) // uploads fail; nothing is read until the end
+	cfg.Store = faults
+	cfg.WALCapacityBytes = 16 << 20
+	cfg.UploadBytes = 1 << 20
+	cfg.UploadInterval = 200 * time.Millisecond
+	return cfg, faults
+}
+
+// Two kinds of producer run during a fault. Both ask the broker to answer a
+// produce within 2 s (the broker answers REQUEST_TIMED_OUT for a batch stuck
+// behind a full WAL when that time is up, or at once when it refuses a batch
+// at admission).
+//
+// impatientProducer gives a record up after 5 s: an idempotent client may
+// only do that for a batch it is unsure about (REQUEST_TIMED_OUT means "maybe
+// written") if cancellation is allowed, so it is. Its failures are the
+// retriable errors a full WAL surfaces.
+//
+// patientProducer is kgo's default idempotent producer: it never gives up on a
+// batch that may have been written, so it waits out the fault and none of its
+// records may fail.
+var (
+	impatientProducer = []kgo.Opt{kgo.ProduceRequestTimeout(2 * time.Second), kgo.RecordDeliveryTimeout(5 * time.Second), kgo.AllowIdempotentProduceCancellation()}
+	patientProducer   = []kgo.Opt{kgo.ProduceRequestTimeout(2 * time.Second)}
+)
+
+// patientWorker is the index of the patient producer in runStoreFault.
+const patientWorker = 2
+
+// TestObjectStoreOutage takes the store down (every Put fails with a 503, or
+// hangs until the store is back) while producers run, until the WAL is full
+// and producers give up on records; then brings it back.
+func TestObjectStoreOutage(t *testing.T) {
+	for _, fault := range []storeFault{
+		{name: "errors", apply: func(f *objstore.FaultStore) { f.Fail(errInjectedOutage) }, down: true, uploadErrors: true},
+		{name: "stall", apply: func(f *objstore.FaultStore) { f.Stall() }, down: true},
+	} {
+		t.Run(fault.name, func(t *testing.T) { runStoreFault(t, fault) })
+	}
+}
+
+// TestObjectStoreSlow makes every upload take 3 s: uploads still finish, the
+// WAL absorbs the difference, and nothing acknowledged is lost.
+func TestObjectStoreSlow(t *testing.T) {
+	runStoreFault(t, storeFault{name: "slow", apply: func(f *objstore.FaultStore) { f.Delay(3 * time.Second) }})
+}
+
+func runStoreFault(t *testing.T, fault storeFault) {
+	const (
+		topic      = "outage"
+		partitions = 4
+		// healthyAcks and recoveredAcks: acknowledgements wanted before the
+		// fault and after the recovery.
+		healthyAcks   = 4000
+		recoveredAcks = 4000
+	)
+	cfg, faults := outageConfig(t)
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	createTopic(t, newClient(t, n), topic, partitions, nil)
+	capacity := nodeMetric(t, n, "floe_wal_capacity_bytes")
+	metric := func(name string) float64 { return nodeMetric(t, n, name) }
+	admin := kadm.NewClient(newClient(t, n))
+	// endOffsets is the sum of the partitions' high watermarks: what the
+	// broker has made durable, as opposed to what clients have heard of yet.
+	endOffsets := func() int64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ends, err := admin.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			t.Fatalf("list end offsets: %v", err)
+		}
+		var sum int64
+		ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+		return sum
+	}
+
+	// Healthy: records are acknowledged and uploaded.
+	ps := startAckedProducers(t, n.Addr().String(), topic, partitions, impatientProducer, impatientProducer, patientProducer)
+	book := ps.book
+	start := time.Now()
+	if !waitUntil(30*time.Second, func() bool { return book.acks.Load() >= healthyAcks && metric("floe_upload_bytes_total") > 0 }) {
+		t.Fatalf("healthy: %d acks, %v bytes uploaded after 30 s; failures: %s", book.acks.Load(), metric("floe_upload_bytes_total"), book.errorSummary())
+	}
+	healthyRate := float64(book.acks.Load()) / time.Since(start).Seconds()
+	if f := book.failed.Load(); f > 0 {
+		t.Fatalf("%d records failed with a healthy store: %s", f, book.errorSummary())
+	}
+
+	// The fault: uploads stop (or crawl); the WAL fills.
+	faultStart := time.Now()
+	usedBeforeRecovery := 0.0
+	uploadErrorsBefore := metric("floe_upload_errors_total")
+	fault.apply(faults)
+	if fault.down {
+		full := func() bool {
+			return metric("floe_wal_full_total")+metric("floe_produce_refused_total") > 0 && metric("floe_wal_used_bytes") >= capacity/2
+		}
+		if !waitUntil(30*time.Second, full) {
+			t.Fatalf("store down 30 s and the WAL is not full: used %v of %v bytes, %d acks", metric("floe_wal_used_bytes"), capacity, book.acks.Load())
+		}
+		// Once an upload has failed (or is stuck), the one that may have been
+		// in flight when the fault began has ended, and from then on nothing
+		// is trimmed: the WAL's free space bounds what can still be written.
+		if fault.uploadErrors && !waitUntil(30*time.Second, func() bool { return metric("floe_upload_errors_total") > uploadErrorsBefore }) {
+			t.Fatal("store failing and floe_upload_errors_total did not move")
+		}
+		if !fault.uploadErrors {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := faults.WaitBlocked(ctx, 1); err != nil {
+				t.Fatalf("no upload stuck in the stalled store: %v", err)
+			}
+			cancel()
+		}
+		usedAtFull := metric("floe_wal_used_bytes")
+		endAtFull, acksAtFull, failedAtFull := endOffsets(), book.acks.Load(), book.failed.Load()
+		// Hold the outage until the producers have given up on some records:
+		// backpressure, surfaced as retriable errors.
+		const failuresWanted = 200
+		if !waitUntil(30*time.Second, func() bool { return book.failed.Load() >= failedAtFull+failuresWanted }) {
+			t.Fatalf("WAL full but only %d records failed in 30 s (%d acks meanwhile): produce is not refused", book.failed.Load()-failedAtFull, book.acks.Load()-acksAtFull)
+		}
+		// What became durable meanwhile had to fit in the WAL's free space
+		// (each record takes more than its value's 1 KiB there).
+		grown := endOffsets() - endAtFull
+		if room := capacity - usedAtFull; float64(grown*outageValueBytes) > room {
+			t.Fatalf("%d records (%d KiB) made durable while the WAL had %.0f KiB free and the store was down", grown, grown, room/1024)
+		}
+		t.Logf("%s: WAL full after %v (used %.1f of %.1f MiB); then %d records written, %d acks (answers in flight) and %d failures; healthy rate %.0f records/s",
+			fault.name, time.Since(faultStart).Round(time.Millisecond), usedAtFull/(1<<20), capacity/(1<<20), grown, book.acks.Load()-acksAtFull, book.failed.Load()-failedAtFull, healthyRate)
+		usedBeforeRecovery = usedAtFull
+	} else {
+		// Slow, not down: uploads keep finishing (two of them, each 3 s or
+		// more), and producers go on.
+		uploads, uploadedBytes, acks := metric("floe_upload_seconds"), metric("floe_upload_bytes_total"), book.acks.Load()
+		if !waitUntil(30*time.Second, func() bool {
+			return metric("floe_upload_seconds") >= uploads+2 && book.acks.Load() >= acks+healthyAcks
+		}) {
+			t.Fatalf("slow store: after 30 s, %v uploads finished, %d acks", metric("floe_upload_seconds")-uploads, book.acks.Load()-acks)
+		}
+		finished := metric("floe_upload_seconds") - uploads
+		t.Logf("slow: %v uploads of %.1f MiB on average; WAL used %.1f of %.1f MiB, wal_full %v, refused %v; %d acks and %d failures in %v",
+			finished, (metric("floe_upload_bytes_total")-uploadedBytes)/finished/(1<<20),
+			metric("floe_wal_used_bytes")/(1<<20), capacity/(1<<20), metric("floe_wal_full_total"), metric("floe_produce_refused_total"),
+			book.acks.Load()-acks, book.failed.Load(), time.Since(faultStart).Round(time.Millisecond))
+	}
+	if err := n.Broker().Healthy(); err != nil {
+		t.Fatalf("broker unhealthy during the fault: %v", err)
+	}
+
+	// Recovery: uploads resume and carry off the backlog, the WAL drains,
+	// producers succeed again. (The producers keep writing as fast as the
+	// broker lets them, so the WAL need not empty.)
+	uploadedBefore := metric("floe_upload_bytes_total")
+	if !fault.down {
+		usedBeforeRecovery = metric("floe_wal_used_bytes")
+	}
+	faults.Recover()
+	recovered := time.Now()
+	minUsed := capacity
+	if !waitUntil(30*time.Second, func() bool {
+		minUsed = min(minUsed, metric("floe_wal_used_bytes"))
+		return metric("floe_upload_bytes_total")-uploadedBefore >= usedBeforeRecovery/2 && minUsed < max(usedBeforeRecovery, 1)
+	}) {
+		t.Fatalf("store recovered 30 s ago: %.1f MiB uploaded since, WAL used %.1f MiB at least (%.1f MiB before)",
+			(metric("floe_upload_bytes_total")-uploadedBefore)/(1<<20), minUsed/(1<<20), usedBeforeRecovery/(1<<20))
+	}
+	drained := time.Since(recovered)
+	ps.settle(t, 30*time.Second) // from here on, a failure is a bug
+	acksAtRecovery := book.acks.Load()
+	if !waitUntil(30*time.Second, func() bool { return book.acks.Load() >= acksAtRecovery+recoveredAcks }) {
+		t.Fatalf("after recovery only %d acks in 30 s; failures: %s", book.acks.Load()-acksAtRecovery, book.errorSummary())
+	}
+	t.Logf("%s: uploads resumed and the WAL drained %v after the recovery (used %.1f → %.1f MiB)", fault.name, drained.Round(time.Millisecond), usedBeforeRecovery/(1<<20), minUsed/(1<<20))
+	ps.stop(t, time.Minute)
+
+	book.mu.Lock()
+	unexpected, late, patientFailures := book.unexpected, book.strictFailures, book.failedByWorker[patientWorker]
+	book.mu.Unlock()
+	if patientFailures > 0 {
+		t.Errorf("%d records of the patient (default idempotent) producer failed", patientFailures)
+	}
+	if len(unexpected) > 0 {
+		t.Errorf("%d failures are not retriable backpressure, e.g. %v", len(unexpected), unexpected[:min(5, len(unexpected))])
+	}
+	if len(late) > 0 {
+		t.Errorf("%d records produced after the recovery (and after every older record had its answer) failed, e.g. %v", len(late), late[:min(5, len(late))])
+	}
+	if fault.down && book.failed.Load() == 0 {
+		t.Error("the store was down, the WAL full, and no produce failed")
+	}
+	t.Logf("%s: %d sent, %d acknowledged, %d failed (%s); %v upload errors, %d puts",
+		fault.name, book.sent.Load(), book.acks.Load(), book.failed.Load(), book.errorSummary(), metric("floe_upload_errors_total"), faults.Calls(objstore.OpPut))
+
+	verifyAcknowledged(t, n.Addr().String(), topic, partitions, book.snapshot(t))
+	if err := n.Broker().Healthy(); err != nil {
+		t.Fatalf("broker unhealthy after the fault: %v", err)
+	}
+	for _, kind := range []string{"partition", "wal", "uploader", "cold", "topics"} {
+		if r := n.System().Restarts(kind); r > 0 {
+			t.Errorf("%d restarts of %s actors", r, kind)
+		}
+	}
+}
