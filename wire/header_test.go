@@ -106,7 +106,7 @@ func TestDecodeRequestOutsideTable(t *testing.T) {
 		h    RequestHeader
 		want error
 	}{
-		{RequestHeader{Key: int16(kmsg.JoinGroup), Version: 5}, ErrUnknownAPIKey},
+		{RequestHeader{Key: int16(kmsg.ElectLeaders), Version: 1}, ErrUnknownAPIKey},
 		{RequestHeader{Key: 5000, Version: 0}, ErrUnknownAPIKey},
 		{RequestHeader{Key: int16(kmsg.Produce), Version: 2}, ErrUnsupportedVersion},
 		{RequestHeader{Key: int16(kmsg.Fetch), Version: 13}, ErrUnsupportedVersion},
@@ -180,8 +180,8 @@ func TestParseRequestHeader(t *testing.T) {
 			want: RequestHeader{Key: 9999, Version: 3, CorrelationID: 9, ClientID: "cx"},
 		},
 		{
-			name: "key kmsg knows, floe does not serve", frame: rawHeader(int16(kmsg.JoinGroup), 9, append(clientID, 0)...), wantErr: ErrUnknownAPIKey,
-			want: RequestHeader{Key: int16(kmsg.JoinGroup), Version: 9, CorrelationID: 9, ClientID: "cx", HeaderVersion: 2},
+			name: "key kmsg knows, floe does not serve", frame: rawHeader(int16(kmsg.ElectLeaders), 2, append(clientID, 0)...), wantErr: ErrUnknownAPIKey,
+			want: RequestHeader{Key: int16(kmsg.ElectLeaders), Version: 2, CorrelationID: 9, ClientID: "cx", HeaderVersion: 2},
 		},
 		{
 			name: "Produce v2", frame: rawHeader(int16(kmsg.Produce), 2, clientID...), wantErr: ErrUnsupportedVersion,

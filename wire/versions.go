@@ -21,7 +21,7 @@ type APIRange struct {
 // Sources for the ranges: the per-version notes in kmsg's generated.go and
 // Kafka's message JSON (KIP numbers below). Kafka 4.0 dropped everything
 // older than 2.1 (KIP-896); where our Min is below that it costs nothing.
-func apiTable() [12]APIRange {
+func apiTable() [26]APIRange {
 	return [...]APIRange{
 		// Produce 3..12. v3 is the first that carries record batches
 		// (magic 2) only; v0-2 carry message sets, which we do not store.
@@ -59,13 +59,52 @@ func apiTable() [12]APIRange {
 		// adds a top-level error code; not advertised yet.
 		{Key: int16(kmsg.Metadata), Min: 1, Max: 12},
 
-		// Consumer-group keys 8..16 go here when the group coordinator
-		// issue lands: OffsetCommit (8), OffsetFetch (9),
-		// FindCoordinator (10), JoinGroup (11), Heartbeat (12),
-		// LeaveGroup (13), SyncGroup (14), DescribeGroups (15),
-		// ListGroups (16). DeleteGroups (42), OffsetDelete (47) and
-		// ConsumerGroupHeartbeat (68) go at their places below. Keep the
-		// rows sorted by key and bump apiTable's array length.
+		// Consumer groups (actors/group_service.go). franz-go 1.22
+		// negotiates each to our max; librdkafka 2.x and the Java
+		// client 3.x/4.x send versions inside these ranges.
+
+		// OffsetCommit 2..10. v0-1 were removed in Kafka 4.0. v6 adds
+		// the leader epoch (KIP-320), v7 the instance id (KIP-345), v8
+		// is flexible, v9 carries a KIP-848 member epoch in Generation,
+		// v10 (Kafka 4.2) names topics by id; we have ids, and
+		// franz-go 1.22 sends v10.
+		{Key: int16(kmsg.OffsetCommit), Min: 2, Max: 10},
+
+		// OffsetFetch 1..10. v0 (ZooKeeper offsets) was removed in
+		// Kafka 4.0. v2 allows a null topic list (all) and a top-level
+		// error, v5 the leader epoch, v7 require_stable (KIP-447), v8
+		// several groups per request (KIP-709), v9 a KIP-848 member id
+		// and epoch, v10 topic ids.
+		{Key: int16(kmsg.OffsetFetch), Min: 1, Max: 10},
+
+		// FindCoordinator 0..6. v4 batches keys (KIP-699), v6 adds
+		// share-group keys (KIP-932), which we refuse per key.
+		{Key: int16(kmsg.FindCoordinator), Min: 0, Max: 6},
+
+		// JoinGroup 0..9. v4 brings MEMBER_ID_REQUIRED (KIP-394), v5
+		// static members (KIP-345), v7 the protocol type in the answer,
+		// v8 reasons (KIP-800), v9 SkipAssignment (KIP-814).
+		{Key: int16(kmsg.JoinGroup), Min: 0, Max: 9},
+
+		// Heartbeat 0..4: v3 instance id, v4 flexible.
+		{Key: int16(kmsg.Heartbeat), Min: 0, Max: 4},
+
+		// LeaveGroup 0..5: v3 batches members (KIP-345), v4
+		// flexible, v5 reasons (KIP-800).
+		{Key: int16(kmsg.LeaveGroup), Min: 0, Max: 5},
+
+		// SyncGroup 0..5: v3 instance id, v4 flexible, v5 protocol
+		// type and name (KIP-559).
+		{Key: int16(kmsg.SyncGroup), Min: 0, Max: 5},
+
+		// DescribeGroups 0..6: v3 authorized operations, v4 instance
+		// ids, v5 flexible, v6 GROUP_ID_NOT_FOUND for unknown groups
+		// (KIP-1043).
+		{Key: int16(kmsg.DescribeGroups), Min: 0, Max: 6},
+
+		// ListGroups 0..5: v4 state filter (KIP-518), v5 type filter
+		// (KIP-848).
+		{Key: int16(kmsg.ListGroups), Min: 0, Max: 5},
 
 		// ApiVersions 0..4. v3 is flexible and names the client software
 		// (KIP-511); v4 only lifts the rule that SupportedFeatures
@@ -87,7 +126,9 @@ func apiTable() [12]APIRange {
 		// UNKNOWN_TOPIC_ID.
 		{Key: int16(kmsg.DeleteTopics), Min: 1, Max: 6},
 
-		// DeleteRecords (21) 0..2 goes here with its issue.
+		// DeleteRecords 0..2: v2 is flexible. Moves a partition's log
+		// start offset forward (retention by request).
+		{Key: int16(kmsg.DeleteRecords), Min: 0, Max: 2},
 
 		// InitProducerId 0..5. v2 is flexible; v3 lets a producer
 		// resume with its id and epoch (KIP-360); v4 adds the error
@@ -102,19 +143,27 @@ func apiTable() [12]APIRange {
 		// CreatePartitions 0..3: all of kmsg's versions; v2 is flexible.
 		{Key: int16(kmsg.CreatePartitions), Min: 0, Max: 3},
 
-		// (DeleteGroups 42 goes here.)
+		// DeleteGroups 0..3: v2 flexible, v3 error messages.
+		{Key: int16(kmsg.DeleteGroups), Min: 0, Max: 3},
 
 		// IncrementalAlterConfigs 0..1: all of kmsg's versions (KIP-339);
 		// v1 is flexible.
 		{Key: int16(kmsg.IncrementalAlterConfigs), Min: 0, Max: 1},
 
-		// (OffsetDelete 47 goes here.)
+		// OffsetDelete 0..0 (KIP-496): kmsg's only version.
+		{Key: int16(kmsg.OffsetDelete), Min: 0, Max: 0},
 
 		// DescribeCluster 0..1. v1 adds EndpointType (KIP-919); v2 adds
 		// IncludeFencedBrokers, not advertised yet.
 		{Key: int16(kmsg.DescribeCluster), Min: 0, Max: 1},
 
-		// (ConsumerGroupHeartbeat 68 goes here.)
+		// ConsumerGroupHeartbeat 0..1 (KIP-848). v1 (Kafka 4.0) has
+		// client-made member ids and regex subscriptions; franz-go uses
+		// KIP-848 only at v1 and only when asked (ServerSideBalancer).
+		{Key: int16(kmsg.ConsumerGroupHeartbeat), Min: 0, Max: 1},
+
+		// ConsumerGroupDescribe 0..1 (KIP-848); v1 adds member types.
+		{Key: int16(kmsg.ConsumerGroupDescribe), Min: 0, Max: 1},
 	}
 }
 

@@ -55,6 +55,20 @@ func TestSupportedAPIsRanges(t *testing.T) {
 		kmsg.CreatePartitions:        {0, 3},
 		kmsg.IncrementalAlterConfigs: {0, 1},
 		kmsg.DescribeCluster:         {0, 1},
+		kmsg.DeleteRecords:           {0, 2},
+		kmsg.OffsetCommit:            {2, 10},
+		kmsg.OffsetFetch:             {1, 10},
+		kmsg.FindCoordinator:         {0, 6},
+		kmsg.JoinGroup:               {0, 9},
+		kmsg.Heartbeat:               {0, 4},
+		kmsg.LeaveGroup:              {0, 5},
+		kmsg.SyncGroup:               {0, 5},
+		kmsg.DescribeGroups:          {0, 6},
+		kmsg.ListGroups:              {0, 5},
+		kmsg.DeleteGroups:            {0, 3},
+		kmsg.OffsetDelete:            {0, 0},
+		kmsg.ConsumerGroupHeartbeat:  {0, 1},
+		kmsg.ConsumerGroupDescribe:   {0, 1},
 	}
 	apis := SupportedAPIs()
 	if len(apis) != len(want) {
@@ -99,8 +113,11 @@ func TestVersionSupported(t *testing.T) {
 		{int16(kmsg.Metadata), 0, false},
 		{int16(kmsg.DescribeCluster), 1, true},
 		{int16(kmsg.DescribeCluster), -1, false},
-		{int16(kmsg.JoinGroup), 0, false}, // later issue
-		{int16(kmsg.DeleteRecords), 0, false},
+		{int16(kmsg.JoinGroup), 0, true},
+		{int16(kmsg.JoinGroup), 10, false},
+		{int16(kmsg.OffsetCommit), 1, false}, // removed in Kafka 4.0
+		{int16(kmsg.DeleteRecords), 2, true},
+		{int16(kmsg.DeleteRecords), 3, false},
 		{-1, 0, false},
 		{10000, 0, false},
 	}
