@@ -13,7 +13,9 @@ package actors
 // background when allowed, so a retry succeeds), INVALID_TOPIC_EXCEPTION,
 // CORRUPT_MESSAGE, INVALID_RECORD, UNSUPPORTED_FOR_MESSAGE_FORMAT,
 // MESSAGE_TOO_LARGE, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
-// REQUEST_TIMED_OUT (also when the WAL is full: retriable backpressure),
+// REQUEST_TIMED_OUT (not durable within the request's timeout; it may still
+// become durable), NOT_ENOUGH_REPLICAS (refused, not written: the WAL is full
+// or its queue over its limit — retriable backpressure),
 // KAFKA_STORAGE_ERROR after a WAL write or fsync failure.
 //
 // Not supported: transactions (transactional batches get INVALID_TXN_STATE),
@@ -118,8 +120,13 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 				if ref == nil {
 					code = kerr.UnknownTopicOrPartition.Code
 				} else if !b.walAdmit(ref, len(p.Records)) {
+					// NOT_ENOUGH_REPLICAS: retriable, and it tells the
+					// client nothing was written (REQUEST_TIMED_OUT would
+					// mean "maybe written", which an idempotent producer
+					// can never give up on). floe's durable replica is the
+					// WAL, and it has no room.
 					b.metrics.produceRefused.Inc()
-					code = kerr.RequestTimedOut.Code
+					code = kerr.NotEnoughReplicas.Code
 				}
 			}
 			if code != 0 {

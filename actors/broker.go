@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/floe-io/floe/netloop"
+	"github.com/floe-io/floe/persistence/blockcache"
 	"github.com/floe-io/floe/persistence/meta"
 	"github.com/floe-io/floe/persistence/objstore"
 	"github.com/floe-io/floe/persistence/wal"
@@ -29,7 +30,17 @@ type Config struct {
 	AutoCreateTopics  bool
 	DefaultPartitions int32
 	ColdReaders       int   // concurrent object-store reads for cold fetches
-	WALQueueBytes     int64 // bytes accepted for the WAL but not yet written, before produce is refused
+	BlockCacheBytes   int64 // cold path's block cache
+
+	RetentionCheckInterval     time.Duration // how often retention runs
+	CompactionInterval         time.Duration // how often compaction looks for work
+	CompactionBytesPerSecond   int64         // read+write budget of compaction
+	CompactionSmallObjectBytes int64         // objects below this size are merged
+	CompactionOutputBytes      int64         // target size of a merged object
+	CompactionMinAge           time.Duration // objects younger than this are left alone
+	WALQueueBytes              int64         // bytes accepted for the WAL but not yet written, before produce is refused
+
+	Groups GroupConfig // consumer groups and committed offsets (group_service.go)
 }
 
 // EnsureDefaults fills unset fields.
@@ -52,12 +63,34 @@ func (c *Config) EnsureDefaults() {
 	if c.ColdReaders <= 0 {
 		c.ColdReaders = 4
 	}
+	if c.BlockCacheBytes <= 0 {
+		c.BlockCacheBytes = 256 << 20
+	}
+	if c.RetentionCheckInterval <= 0 {
+		c.RetentionCheckInterval = 30 * time.Second
+	}
+	if c.CompactionInterval <= 0 {
+		c.CompactionInterval = time.Minute
+	}
+	if c.CompactionBytesPerSecond <= 0 {
+		c.CompactionBytesPerSecond = 32 << 20
+	}
+	if c.CompactionSmallObjectBytes <= 0 {
+		c.CompactionSmallObjectBytes = 16 << 20
+	}
+	if c.CompactionOutputBytes <= 0 {
+		c.CompactionOutputBytes = 64 << 20
+	}
+	if c.CompactionMinAge <= 0 {
+		c.CompactionMinAge = 10 * time.Second
+	}
 	if c.WALQueueBytes <= 0 {
 		c.WALQueueBytes = 128 << 20
 	}
 	if c.ClusterID == "" {
 		c.ClusterID = "floe"
 	}
+	c.Groups.ensureDefaults()
 }
 
 // Pools the broker's actors run in; each gets its own supervisor.
@@ -87,22 +120,28 @@ type Deps struct {
 
 // Broker owns the actors and answers requests handed over by the netloop.
 type Broker struct {
-	cfg     Config
-	deps    Deps
-	log     *slog.Logger
-	metrics *brokerMetrics
-	reg     *registry
-	topics  *actor.PID   // the topic manager
-	upload  *actor.PID   // the uploader
-	shards  []*actor.PID // WAL shard actors
-	cold    []*actor.PID // cold readers
-	coldRR  atomic.Uint64
+	cfg         Config
+	deps        Deps
+	log         *slog.Logger
+	metrics     *brokerMetrics
+	reg         *registry
+	topics      *actor.PID        // the topic manager
+	upload      *actor.PID        // the uploader
+	maintenance *actor.PID        // retention and expired-object deletion
+	compact     *actor.PID        // the compactor
+	shards      []*actor.PID      // WAL shard actors
+	cold        []*actor.PID      // cold loaders
+	blocks      *blockcache.Cache // the cold path's cache, apart from the log cache
+	refs        objectRefs        // in-flight reads per object
+	groups      groupService      // the group manager (group_service.go)
+	coldRR      atomic.Uint64
 
-	coldReads    atomic.Int64 // object reads served to fetches
-	cacheBytes   atomic.Int64 // bytes in every partition's log cache
-	walQueued    atomic.Int64 // bytes sent to WAL shards, not yet written
-	storageError atomic.Bool  // a WAL failed: the broker is not healthy
-	ready        atomic.Bool
+	coldReads          atomic.Int64 // object reads served to fetches
+	cacheBytes         atomic.Int64 // bytes in every partition's log cache
+	walQueued          atomic.Int64 // bytes sent to WAL shards, not yet written
+	storageError       atomic.Bool  // a WAL failed: the broker is not healthy
+	compactionInterval atomic.Int64 // nanoseconds; from Config, changeable
+	ready              atomic.Bool
 }
 
 // NewBroker builds a broker; Start recovers state and spawns the actors.
@@ -111,8 +150,9 @@ func NewBroker(cfg Config, deps Deps) *Broker {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	b := &Broker{cfg: cfg, deps: deps, log: deps.Logger, reg: newRegistry()}
+	b := &Broker{cfg: cfg, deps: deps, log: deps.Logger, reg: newRegistry(), blocks: blockcache.New(cfg.BlockCacheBytes)}
 	b.metrics = newBrokerMetrics(b, deps.Registry)
+	b.compactionInterval.Store(int64(cfg.CompactionInterval))
 	return b
 }
 
@@ -164,6 +204,36 @@ func (b *Broker) Serve(r *netloop.Request) {
 		b.handleIncrementalAlterConfigs(r, req)
 	case *kmsg.DescribeClusterRequest:
 		b.handleDescribeCluster(r, req)
+	case *kmsg.DeleteRecordsRequest:
+		b.handleDeleteRecords(r, req)
+	// Consumer groups (group_service.go): FindCoordinator is answered
+	// here, the others go to the group manager actor.
+	case *kmsg.FindCoordinatorRequest:
+		b.handleFindCoordinator(r, req)
+	case *kmsg.OffsetCommitRequest:
+		b.handleOffsetCommit(r, req)
+	case *kmsg.OffsetFetchRequest:
+		b.handleOffsetFetch(r, req)
+	case *kmsg.JoinGroupRequest:
+		b.handleJoinGroup(r, req)
+	case *kmsg.HeartbeatRequest:
+		b.handleHeartbeat(r, req)
+	case *kmsg.LeaveGroupRequest:
+		b.handleLeaveGroup(r, req)
+	case *kmsg.SyncGroupRequest:
+		b.handleSyncGroup(r, req)
+	case *kmsg.DescribeGroupsRequest:
+		b.handleDescribeGroups(r, req)
+	case *kmsg.ListGroupsRequest:
+		b.handleListGroups(r, req)
+	case *kmsg.DeleteGroupsRequest:
+		b.handleDeleteGroups(r, req)
+	case *kmsg.OffsetDeleteRequest:
+		b.handleOffsetDelete(r, req)
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		b.handleConsumerGroupHeartbeat(r, req)
+	case *kmsg.ConsumerGroupDescribeRequest:
+		b.handleConsumerGroupDescribe(r, req)
 	default:
 		// The version table in wire lists only keys handled above; a test
 		// checks that every row has a handler.
@@ -177,7 +247,12 @@ func handledKeys() []int16 {
 		kmsg.Produce.Int16(), kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16(), kmsg.Metadata.Int16(),
 		kmsg.ApiVersions.Int16(), kmsg.CreateTopics.Int16(), kmsg.DeleteTopics.Int16(),
 		kmsg.CreatePartitions.Int16(), kmsg.InitProducerID.Int16(), kmsg.DescribeConfigs.Int16(),
-		kmsg.IncrementalAlterConfigs.Int16(), kmsg.DescribeCluster.Int16(),
+		kmsg.IncrementalAlterConfigs.Int16(), kmsg.DescribeCluster.Int16(), kmsg.DeleteRecords.Int16(),
+		// consumer groups
+		kmsg.FindCoordinator.Int16(), kmsg.OffsetCommit.Int16(), kmsg.OffsetFetch.Int16(),
+		kmsg.JoinGroup.Int16(), kmsg.Heartbeat.Int16(), kmsg.LeaveGroup.Int16(), kmsg.SyncGroup.Int16(),
+		kmsg.DescribeGroups.Int16(), kmsg.ListGroups.Int16(), kmsg.DeleteGroups.Int16(),
+		kmsg.OffsetDelete.Int16(), kmsg.ConsumerGroupHeartbeat.Int16(), kmsg.ConsumerGroupDescribe.Int16(),
 	}
 }
 

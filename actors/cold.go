@@ -2,95 +2,151 @@ package actors
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/floe-io/floe/persistence/blockcache"
 	"github.com/floe-io/floe/persistence/objformat"
-	"github.com/floe-io/floe/wire"
 )
 
-// coldReadMsg asks a cold reader for one fetch partition's data from an object.
-type coldReadMsg struct {
-	fr            *fetchRequest
-	index         int
-	round         int
-	rng           objectRange
-	offset        int64
-	highWatermark int64
+// coldLoadMsg asks a cold loader to read object blocks into the block cache.
+// The blocks were reserved in the cache by the sender. The partition is told
+// when the load completes, and wakes its parked fetches.
+type coldLoadMsg struct {
+	stream     uint64
+	partition  *actor.PID
+	ranges     []objectRange // ascending; the first `demand` were asked for, the rest are readahead
+	demand     int
+	referenced []string // object keys counted in Broker.refs by the sender
 }
 
-// coldReadTimeout bounds one object read, so a stalled store cannot hold a
-// fetch past its deadline.
-const coldReadTimeout = 20 * time.Second
+// coldLoadedMsg tells a partition that blocks it asked for are cached.
+type coldLoadedMsg struct{}
 
-// coldReader reads object blocks for fetches that have fallen behind the log
-// cache. Readers run on their own goroutines (they block on the object store)
-// and their number bounds the store concurrency of cold reads, so a backlog
-// of cold fetches queues here and never in the tail or write paths.
-type coldReader struct {
+// coldLoadTimeout bounds one object read, so a stalled store cannot hold a
+// loader (and its slot of store concurrency) for ever.
+const coldLoadTimeout = 30 * time.Second
+
+// coldLoader reads object blocks for consumers behind the log cache. Loaders
+// run on their own goroutines (they block on the object store), and their
+// number bounds the cold path's store concurrency; their memory is the block
+// cache's budget plus one read each. When they are all busy, loads queue in
+// their mailboxes — fetches never wait for that (see partition.readCold), and
+// produce and tail fetches share nothing with them.
+type coldLoader struct {
 	b *Broker
 }
 
-func (b *Broker) coldReaderProducer() actor.Producer {
-	return func() actor.Actor { return &coldReader{b: b} }
+func (b *Broker) coldLoaderProducer() actor.Producer {
+	return func() actor.Actor { return &coldLoader{b: b} }
 }
 
-// coldRead hands m to a reader, round robin.
-func (b *Broker) coldRead(m *coldReadMsg) {
+// coldLoad hands m to a loader, round robin.
+func (b *Broker) coldLoad(m *coldLoadMsg) {
 	i := b.coldRR.Add(1) % uint64(len(b.cold))
 	b.send(b.cold[i], m)
 }
 
-func (c *coldReader) Receive(ctx actor.Context) {
-	m, ok := ctx.Message().(*coldReadMsg)
+func (c *coldLoader) Receive(ctx actor.Context) {
+	m, ok := ctx.Message().(*coldLoadMsg)
 	if !ok {
 		return
 	}
-	part := &m.fr.parts[m.index]
-	if m.fr.finished() {
-		m.fr.partDone(m.round)
+	defer c.b.refs.release(m.referenced)
+	failed := false
+	// Adjacent blocks of one object are read with one ranged GET.
+	for i := 0; i < len(m.ranges); {
+		j := i + 1
+		for j < len(m.ranges) && m.ranges[j].key == m.ranges[i].key && m.ranges[j].position == m.ranges[j-1].position+m.ranges[j-1].size {
+			j++
+		}
+		if !c.load(m.stream, m.ranges[i:j], i, m.demand) {
+			failed = true
+		}
+		i = j
+	}
+	if failed {
+		// Leave the fetches parked: they end at their max wait, and the
+		// next round tries again. Waking them now would spin on a store
+		// that is down.
 		return
 	}
+	c.b.send(m.partition, coldLoadedMsg{})
+}
+
+// load reads the contiguous blocks span (ranges[first:] of the message) and
+// fills the cache.
+func (c *coldLoader) load(stream uint64, span []objectRange, first, demand int) bool {
 	start := time.Now()
-	readCtx, cancel := context.WithTimeout(context.Background(), coldReadTimeout)
-	block, err := c.b.deps.Store.Get(readCtx, m.rng.key, m.rng.position, m.rng.size)
+	pos := span[0].position
+	size := span[len(span)-1].position + span[len(span)-1].size - pos
+	ctx, cancel := context.WithTimeout(context.Background(), coldLoadTimeout)
+	data, err := c.b.deps.Store.Get(ctx, span[0].key, pos, size)
 	cancel()
 	c.b.coldReads.Add(1)
 	c.b.metrics.coldRead.Observe(time.Since(start).Seconds())
+	if err == nil && int64(len(data)) != size {
+		err = objformat.ErrCorrupt
+	}
 	if err != nil {
 		c.b.metrics.coldReadErrors.Inc()
-		c.b.log.Warn("cold read failed", "key", m.rng.key, "err", err)
-		part.code = kerr.KafkaStorageError.Code
-		m.fr.partDone(m.round)
-		return
+		c.b.log.Warn("cold read failed", "key", span[0].key, "position", pos, "bytes", size, "err", err)
+		for _, r := range span {
+			c.b.blocks.Abandon(blockKey(r))
+		}
+		return false
 	}
-	c.b.metrics.coldReadBytes.Add(float64(len(block)))
-	batches, err := objformat.BlockBatches(block)
-	if err != nil {
-		c.b.log.Error("corrupt object block", "key", m.rng.key, "position", m.rng.position, "err", err)
-		part.code = kerr.KafkaStorageError.Code
-		m.fr.partDone(m.round)
-		return
+	c.b.metrics.coldReadBytes.Add(float64(len(data)))
+	// Readahead blocks go in first and the demanded ones last, so in a small
+	// cache a load's own readahead cannot evict the block the reader waits
+	// for.
+	for pass := 0; pass < 2; pass++ {
+		for i, r := range span {
+			prefetched := first+i >= demand
+			if prefetched == (pass == 0) {
+				off := r.position - pos
+				c.b.blocks.Fill(blockKey(r), stream, data[off:off+r.size:off+r.size], prefetched)
+			}
+		}
 	}
-	for _, data := range batches {
-		h, err := wire.ParseBatchHeader(data)
-		if err != nil {
-			part.code = kerr.KafkaStorageError.Code
-			break
-		}
-		if h.LastOffset() < m.offset {
-			continue
-		}
-		if h.BaseOffset >= m.highWatermark {
-			break
-		}
-		if part.bytes > 0 && part.bytes+len(data) > int(part.maxBytes) {
-			break
-		}
-		part.batches = append(part.batches, data)
-		part.bytes += len(data)
+	return true
+}
+
+func blockKey(r objectRange) blockcache.Key {
+	return blockcache.Key{Object: r.key, Position: r.position}
+}
+
+// objectRefs counts in-flight reads per object key, so an object replaced by
+// compaction is deleted only once no read still needs it.
+type objectRefs struct {
+	mu   sync.Mutex
+	refs map[string]int // guarded by mu
+}
+
+func (o *objectRefs) acquire(key string) {
+	o.mu.Lock()
+	if o.refs == nil {
+		o.refs = make(map[string]int)
 	}
-	m.fr.partDone(m.round)
+	o.refs[key]++
+	o.mu.Unlock()
+}
+
+func (o *objectRefs) release(keys []string) {
+	o.mu.Lock()
+	for _, k := range keys {
+		if o.refs[k]--; o.refs[k] <= 0 {
+			delete(o.refs, k)
+		}
+	}
+	o.mu.Unlock()
+}
+
+// inUse reports whether any read holds key.
+func (o *objectRefs) inUse(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.refs[key] > 0
 }

@@ -8,46 +8,58 @@ import (
 // safe from any goroutine; gauges are read from the broker's atomics at
 // scrape time.
 type brokerMetrics struct {
-	walWrite       prometheus.Histogram
-	walGroupBytes  prometheus.Histogram
-	walGroupCount  prometheus.Histogram
-	walErrors      prometheus.Counter
-	walFull        prometheus.Counter
-	produceRefused prometheus.Counter
-	upload         prometheus.Histogram
-	uploadBytes    prometheus.Counter
-	uploadErrors   prometheus.Counter
-	coldRead       prometheus.Histogram
-	coldReadBytes  prometheus.Counter
-	coldReadErrors prometheus.Counter
-	cacheHits      prometheus.Counter
-	cacheMisses    prometheus.Counter
+	walWrite         prometheus.Histogram
+	walGroupBytes    prometheus.Histogram
+	walGroupCount    prometheus.Histogram
+	walErrors        prometheus.Counter
+	walFull          prometheus.Counter
+	produceRefused   prometheus.Counter
+	upload           prometheus.Histogram
+	uploadBytes      prometheus.Counter
+	uploadErrors     prometheus.Counter
+	coldRead         prometheus.Histogram
+	coldReadBytes    prometheus.Counter
+	coldReadErrors   prometheus.Counter
+	cacheHits        prometheus.Counter
+	cacheMisses      prometheus.Counter
+	blockHits        prometheus.Counter
+	compactionBytes  prometheus.Counter
+	compactionErrors prometheus.Counter
+	objectsDeleted   prometheus.Counter
 }
 
 func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 	latency := prometheus.ExponentialBuckets(50e-6, 2, 18)
 	sizes := prometheus.ExponentialBuckets(1024, 4, 10)
 	m := &brokerMetrics{
-		walWrite:       prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_wal_write_seconds", Help: "One WAL group commit: write and fdatasync.", Buckets: latency}),
-		walGroupBytes:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_wal_group_bytes", Help: "Bytes of record batches in one group commit.", Buckets: sizes}),
-		walGroupCount:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_wal_group_batches", Help: "Record batches in one group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
-		walErrors:      prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_wal_errors_total", Help: "WAL write or sync failures (sticky: the WAL refuses writes after one)."}),
-		walFull:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_wal_full_total", Help: "Group commits that waited because the WAL was full."}),
-		produceRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_produce_refused_total", Help: "Produce partitions refused because the WAL was full or its queue over its limit."}),
-		upload:         prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_upload_seconds", Help: "One upload: build, put and commit an object.", Buckets: latency}),
-		uploadBytes:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_upload_bytes_total", Help: "Object bytes uploaded."}),
-		uploadErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_upload_errors_total", Help: "Failed uploads (retried with backoff)."}),
-		coldRead:       prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_cold_read_seconds", Help: "One object-store read for a fetch behind the log cache.", Buckets: latency}),
-		coldReadBytes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_cold_read_bytes_total", Help: "Bytes read from objects for fetches."}),
-		coldReadErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_cold_read_errors_total", Help: "Failed object reads for fetches."}),
-		cacheHits:      prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_log_cache_hits_total", Help: "Fetch partitions served from the log cache."}),
-		cacheMisses:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_log_cache_misses_total", Help: "Fetch partitions sent to the cold path."}),
+		walWrite:         prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_wal_write_seconds", Help: "One WAL group commit: write and fdatasync.", Buckets: latency}),
+		walGroupBytes:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_wal_group_bytes", Help: "Bytes of record batches in one group commit.", Buckets: sizes}),
+		walGroupCount:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_wal_group_batches", Help: "Record batches in one group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
+		walErrors:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_wal_errors_total", Help: "WAL write or sync failures (sticky: the WAL refuses writes after one)."}),
+		walFull:          prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_wal_full_total", Help: "Group commits that waited because the WAL was full."}),
+		produceRefused:   prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_produce_refused_total", Help: "Produce partitions refused because the WAL was full or its queue over its limit."}),
+		upload:           prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_upload_seconds", Help: "One upload: build, put and commit an object.", Buckets: latency}),
+		uploadBytes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_upload_bytes_total", Help: "Object bytes uploaded."}),
+		uploadErrors:     prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_upload_errors_total", Help: "Failed uploads (retried with backoff)."}),
+		coldRead:         prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_cold_read_seconds", Help: "One object-store read for a fetch behind the log cache.", Buckets: latency}),
+		coldReadBytes:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_cold_read_bytes_total", Help: "Bytes read from objects for fetches."}),
+		coldReadErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_cold_read_errors_total", Help: "Failed object reads for fetches."}),
+		cacheHits:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_log_cache_hits_total", Help: "Fetch partitions served from the log cache."}),
+		cacheMisses:      prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_block_cache_misses_total", Help: "Cold fetch reads that missed the block cache (a load was started)."}),
+		compactionBytes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_bytes_total", Help: "Object bytes read and merged by compaction."}),
+		compactionErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_errors_total", Help: "Failed compaction rounds (retried)."}),
+		objectsDeleted:   prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_objects_deleted_total", Help: "Objects deleted after retention or compaction."}),
+		blockHits:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_block_cache_hits_total", Help: "Blocks served to cold fetches from the block cache."}),
 	}
 	if reg == nil {
 		return m
 	}
 	reg.MustRegister(m.walWrite, m.walGroupBytes, m.walGroupCount, m.walErrors, m.walFull, m.produceRefused,
-		m.upload, m.uploadBytes, m.uploadErrors, m.coldRead, m.coldReadBytes, m.coldReadErrors, m.cacheHits, m.cacheMisses,
+		m.upload, m.uploadBytes, m.uploadErrors, m.coldRead, m.coldReadBytes, m.coldReadErrors, m.cacheHits, m.cacheMisses, m.blockHits, m.compactionBytes, m.compactionErrors, m.objectsDeleted,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_bytes", Help: "Bytes in the cold path's block cache."},
+			func() float64 { return float64(b.blocks.Stats().Bytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "floe_block_cache_prefetched_unread_total", Help: "Readahead blocks evicted before anyone read them."},
+			func() float64 { return float64(b.blocks.Stats().PrefetchedUnread) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_log_cache_bytes", Help: "Bytes in the log cache (tail data)."},
 			func() float64 { return float64(b.cacheBytes.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_wal_queued_bytes", Help: "Bytes accepted for the WAL, not yet written."},

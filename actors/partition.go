@@ -79,6 +79,14 @@ func (p *partition) Receive(ctx actor.Context) {
 		p.uploaded(m)
 	case *listOffsetMsg:
 		p.listOffset(m)
+	case *retentionMsg:
+		p.applyRetention(m)
+	case *deleteRecordsMsg:
+		p.deleteRecords(m)
+	case *compactedMsg:
+		p.compacted(m)
+	case coldLoadedMsg:
+		p.wakeParked()
 	case produceTimeoutMsg:
 		p.log.timerArmed = false
 		p.expireWaiters(time.Now().UnixNano())
@@ -268,7 +276,20 @@ func (p *partition) wakeParked() {
 
 func (p *partition) uploaded(m *uploadedMsg) {
 	l := p.log
-	l.objects = append(l.objects, m.ranges...)
+	// A range is added only past what the index covers: a compaction may
+	// have replaced this upload's object before this message arrived (the
+	// compactor reads the metadata store, which the uploader commits to
+	// before it sends), and then the merged ranges already cover it.
+	covered := l.uploadedEnd
+	if n := len(l.objects); n > 0 {
+		covered = max(covered, l.objects[n-1].end)
+	}
+	for _, r := range m.ranges {
+		if r.first >= covered && r.end > l.logStartOffset {
+			l.objects = append(l.objects, r)
+			covered = r.end
+		}
+	}
 	if m.end > l.uploadedEnd {
 		l.uploadedEnd = m.end
 	}

@@ -59,6 +59,9 @@ type partitionLog struct {
 
 	snapshot []meta.ProducerState // producer state at the last upload, from meta
 
+	readaheadWindow int64 // bytes; 0 until the first cold miss
+	readaheadNext   int64 // offset where the last readahead window ends
+
 	waiters     []pendingAck
 	parked      []parkedFetch
 	timerArmed  bool
@@ -117,15 +120,4 @@ func (l *partitionLog) findCached(offset int64) int {
 		return -1
 	}
 	return i
-}
-
-// findObject returns the first object range ending after offset. Its first
-// offset may lie above offset when offset was trimmed away; reading from there
-// skips ahead, as a consumer expects after retention.
-func (l *partitionLog) findObject(offset int64) (objectRange, bool) {
-	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > offset })
-	if i == len(l.objects) {
-		return objectRange{}, false
-	}
-	return l.objects[i], true
 }

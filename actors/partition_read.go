@@ -27,17 +27,7 @@ func (p *partition) fetch(m *fetchMsg) {
 		p.readCache(part, off)
 		m.fr.partDone(m.round)
 	default:
-		rng, ok := l.findObject(off)
-		if !ok {
-			// Nothing holds the offset (cannot happen while the object
-			// index covers [logStart, cacheStart)); answer empty rather
-			// than stall the fetch.
-			p.b.log.Error("no object holds offset", "topic", p.ref.topic, "partition", p.ref.index, "offset", off)
-			m.fr.partDone(m.round)
-			return
-		}
-		p.b.metrics.cacheMisses.Inc()
-		p.b.coldRead(&coldReadMsg{fr: m.fr, index: m.index, round: m.round, rng: rng, offset: off, highWatermark: l.highWatermark})
+		p.readCold(m, part, off)
 	}
 }
 

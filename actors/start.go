@@ -67,6 +67,12 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.cacheBytes.Add(l.cacheBytes)
 	}
 
+	sweepCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = b.sweepOrphans(sweepCtx)
+	cancel()
+	if err != nil {
+		b.log.Warn("sweeping orphaned objects", "err", err)
+	}
 	if err := b.spawnServices(); err != nil {
 		return err
 	}
@@ -133,8 +139,8 @@ func (b *Broker) loadObjects(logs map[uint64]*partitionLog) error {
 	return nil
 }
 
-// spawnServices starts the WAL shards, the uploader, the cold readers and the
-// topic manager, each under its pool's supervisor.
+// spawnServices starts the WAL shards, the uploader, the cold readers, the
+// topic manager and the group actors, each under its pool's supervisor.
 func (b *Broker) spawnServices() error {
 	a := b.deps.Actors
 	var err error
@@ -149,14 +155,25 @@ func (b *Broker) spawnServices() error {
 		return fmt.Errorf("actors: spawn uploader: %w", err)
 	}
 	for i := 0; i < b.cfg.ColdReaders; i++ {
-		pid, e := a.Spawn(poolCold, fmt.Sprintf("cold/%d", i), false, b.coldReaderProducer())
+		pid, e := a.Spawn(poolCold, fmt.Sprintf("cold/%d", i), false, b.coldLoaderProducer())
 		if e != nil {
-			return fmt.Errorf("actors: spawn cold reader %d: %w", i, e)
+			return fmt.Errorf("actors: spawn cold loader %d: %w", i, e)
 		}
 		b.cold = append(b.cold, pid)
 	}
+	if b.maintenance, err = a.Spawn(poolBackground, "maintenance", false, b.maintenanceProducer()); err != nil {
+		return fmt.Errorf("actors: spawn maintenance: %w", err)
+	}
+	if b.compact, err = a.Spawn(poolBackground, "compactor", false, b.compactorProducer()); err != nil {
+		return fmt.Errorf("actors: spawn compactor: %w", err)
+	}
 	if b.topics, err = a.Spawn(poolBackground, "topics", false, b.topicManagerProducer()); err != nil {
 		return fmt.Errorf("actors: spawn topic manager: %w", err)
+	}
+	// The group manager loads the stored groups in the background;
+	// until then group requests get COORDINATOR_LOAD_IN_PROGRESS.
+	if err := b.spawnGroups(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -23,6 +23,10 @@ type (
 		items []*walAppendMsg
 	}
 	uploadTickMsg struct{}
+	// uploadKickMsg lands behind every walWrittenMsg queued before it, so
+	// the upload it starts takes the whole backlog, not just the first
+	// UploadBytes of it.
+	uploadKickMsg struct{}
 	// UploadNow uploads everything pending and reports on Done (shutdown,
 	// tests). Done must be buffered.
 	UploadNow struct{ Done chan error }
@@ -44,6 +48,7 @@ type uploader struct {
 	oldest  time.Time
 	backoff time.Duration
 	retryAt time.Time
+	kicked  bool // an uploadKickMsg is queued
 }
 
 func (b *Broker) uploaderProducer() actor.Producer {
@@ -63,9 +68,13 @@ func (u *uploader) Receive(ctx actor.Context) {
 		for _, it := range m.items {
 			u.bytes += int64(len(it.entry.Data))
 		}
-		if u.bytes >= u.b.cfg.UploadBytes {
-			u.try()
+		if u.bytes >= u.b.cfg.UploadBytes && !u.kicked {
+			u.kicked = true
+			ctx.Send(u.self, uploadKickMsg{})
 		}
+	case uploadKickMsg:
+		u.kicked = false
+		u.try()
 	case uploadTickMsg:
 		if len(u.pending) > 0 && time.Since(u.oldest) >= u.b.cfg.UploadInterval {
 			u.try()

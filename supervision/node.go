@@ -42,7 +42,14 @@ type Config struct {
 	MaxFrameBytes     int
 	MaxInFlight       int
 	ColdReaders       int
-	Logger            *slog.Logger
+	BlockCacheBytes   int64
+	// Retention and compaction; zero values take actors.Config's defaults.
+	RetentionCheckInterval     time.Duration
+	CompactionInterval         time.Duration
+	CompactionBytesPerSecond   int64
+	CompactionSmallObjectBytes int64
+	CompactionMinAge           time.Duration
+	Logger                     *slog.Logger
 }
 
 // Node is a running broker: start order is metadata store, object store,
@@ -122,6 +129,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	bcfg := actors.Config{
 		LogCacheBytes: cfg.LogCacheBytes, UploadBytes: cfg.UploadBytes, UploadInterval: cfg.UploadInterval,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, ColdReaders: cfg.ColdReaders,
+		BlockCacheBytes: cfg.BlockCacheBytes, RetentionCheckInterval: cfg.RetentionCheckInterval,
+		CompactionInterval: cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
+		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionMinAge: cfg.CompactionMinAge,
 	}
 	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
 	n.net.SetHandler(n.broker)
@@ -210,6 +220,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		_ = n.admin.Shutdown(ctx)
 	}
 	close(n.stop)
+	// Actors first, storage after: nothing may write to a closed WAL or
+	// metadata store. Readers and writers of partitions stop before the
+	// services they use; the WAL shards stop last.
+	n.sys.StopAll("partitions", "groups", "cold", "background", "wal")
 	n.sys.Shutdown()
 	n.group.Wait()
 	return n.closeStorage()

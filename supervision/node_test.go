@@ -89,6 +89,10 @@ func createTopic(t *testing.T, cl *kgo.Client, name string, partitions int32, co
 	}
 }
 
+// testEpochMillis is the timestamp of record 0: an hour ago, so the default
+// retention (7 days) never expires test data while a test runs.
+var testEpochMillis = time.Now().Add(-time.Hour).UnixMilli()
+
 // testRecord makes record i of a topic: key, value, two headers, a timestamp.
 func testRecord(topic string, partition int32, i int, valueSize int) *kgo.Record {
 	value := bytes.Repeat([]byte{byte(i)}, valueSize)
@@ -99,7 +103,7 @@ func testRecord(topic string, partition int32, i int, valueSize int) *kgo.Record
 		Key:       []byte(fmt.Sprintf("k-%d-%d", partition, i)),
 		Value:     value,
 		Headers:   []kgo.RecordHeader{{Key: "i", Value: []byte(fmt.Sprint(i))}, {Key: "p", Value: []byte(fmt.Sprint(partition))}},
-		Timestamp: time.UnixMilli(1_700_000_000_000 + int64(i)),
+		Timestamp: time.UnixMilli(testEpochMillis + int64(i)),
 	}
 }
 
@@ -107,10 +111,16 @@ func testRecord(topic string, partition int32, i int, valueSize int) *kgo.Record
 // acknowledged offsets in order per partition.
 func produceAll(t *testing.T, cl *kgo.Client, topic string, partitions int32, perPartition, valueSize int) {
 	t.Helper()
+	produceRange(t, cl, topic, partitions, 0, perPartition, valueSize)
+}
+
+// produceRange produces records from..to-1 of every partition.
+func produceRange(t *testing.T, cl *kgo.Client, topic string, partitions int32, from, to, valueSize int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	errs := make(chan error, 1)
-	for i := 0; i < perPartition; i++ {
+	for i := from; i < to; i++ {
 		for p := int32(0); p < partitions; p++ {
 			cl.Produce(ctx, testRecord(topic, p, i, valueSize), func(r *kgo.Record, err error) {
 				if err != nil {
@@ -380,14 +390,14 @@ func TestListOffsets(t *testing.T) {
 	}
 	// By timestamp: the answer never lies after the first record at or
 	// after the time (floe answers at batch granularity).
-	at, err := adm.ListOffsetsAfterMilli(ctx, 1_700_000_000_000+500, "times")
+	at, err := adm.ListOffsetsAfterMilli(ctx, testEpochMillis+500, "times")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o, _ := at.Lookup("times", 0); o.Offset > 500 || o.Offset < 0 {
 		t.Errorf("offset for timestamp: %d, want ≤ 500", o.Offset)
 	}
-	after, _ := adm.ListOffsetsAfterMilli(ctx, 1_800_000_000_000, "times")
+	after, _ := adm.ListOffsetsAfterMilli(ctx, time.Now().Add(time.Hour).UnixMilli(), "times")
 	if o, _ := after.Lookup("times", 0); o.Offset != 1000 && o.Offset != -1 {
 		t.Errorf("offset after the last timestamp: %d", o.Offset)
 	}

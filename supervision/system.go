@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,8 @@ type System struct {
 	logger *slog.Logger
 
 	mu        sync.Mutex
-	guardians map[string]*actor.RootContext // guarded by mu: one per pool, made on first use
+	guardians map[string]*actor.RootContext      // guarded by mu: one per pool, made on first use
+	live      map[string]map[*actor.PID]struct{} // guarded by mu: live actors by pool
 
 	restarts    sync.Map // actor kind → *atomic.Int64
 	deadLetters atomic.Int64
@@ -43,6 +45,7 @@ func New(logger *slog.Logger) *System {
 		logger:    logger,
 		guardians: make(map[string]*actor.RootContext),
 		stats:     newStatsTable(),
+		live:      make(map[string]map[*actor.PID]struct{}),
 	}
 	as.EventStream.Subscribe(s.onEvent)
 	return s
@@ -101,7 +104,18 @@ func (s *System) Spawn(pool, name string, cpuBound bool, producer actor.Producer
 	if cpuBound {
 		opts = append(opts, actor.WithDispatcher(s.CPU))
 	}
-	return s.guardian(pool).SpawnNamed(actor.PropsFromProducer(producer, opts...), name)
+	pid, err := s.guardian(pool).SpawnNamed(actor.PropsFromProducer(producer, opts...), name)
+	if err != nil {
+		s.stats.remove(name)
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.live[pool] == nil {
+		s.live[pool] = make(map[*actor.PID]struct{})
+	}
+	s.live[pool][pid] = struct{}{}
+	s.mu.Unlock()
+	return pid, nil
 }
 
 // guardian returns the supervisor of a pool. Every pool restarts its actors
@@ -126,7 +140,46 @@ func (s *System) Send(pid *actor.PID, msg any) { s.Actors.Root.Send(pid, msg) }
 // has processed its Stopping message. Never call it on an event loop.
 func (s *System) Stop(pid *actor.PID) {
 	_ = s.Actors.Root.StopFuture(pid).Wait()
+	s.forget(pid)
+}
+
+func (s *System) forget(pid *actor.PID) {
+	s.mu.Lock()
+	for _, pids := range s.live {
+		delete(pids, pid)
+	}
+	s.mu.Unlock()
 	s.stats.remove(pid.Id)
+}
+
+// StopAll stops every live actor, pool by pool in the given order (the
+// pools not named go last), each pool's actors together, and waits for
+// each to finish the message it is handling. After it returns no actor
+// touches storage, so the WALs and the metadata store can be closed.
+func (s *System) StopAll(order ...string) {
+	s.mu.Lock()
+	var pools []string
+	pools = append(pools, order...)
+	for pool := range s.live {
+		if !slices.Contains(order, pool) {
+			pools = append(pools, pool)
+		}
+	}
+	s.mu.Unlock()
+	for _, pool := range pools {
+		s.mu.Lock()
+		var futures []*actor.Future
+		var pids []*actor.PID
+		for pid := range s.live[pool] {
+			futures = append(futures, s.Actors.Root.StopFuture(pid))
+			pids = append(pids, pid)
+		}
+		s.mu.Unlock()
+		for i, f := range futures {
+			_ = f.Wait()
+			s.forget(pids[i])
+		}
+	}
 }
 
 // Collector exports the actor metrics; register it on the node's registry.

@@ -20,6 +20,8 @@ const usage = `floe — a Kafka-protocol broker that keeps its data in object st
 
 Usage:
   floe serve [flags]     run a broker
+  floe actors [flags]    live view of a broker's actors (--http ADDR, --sort, --once)
+  floe bench <scenario>  load-generate against any Kafka broker (floe bench --help)
   floe help              show this help
 
 Every flag can also be set as an environment variable FLOE_<NAME>, with the
@@ -44,6 +46,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "actors":
+		return actorsTop(args[1:], stdout, stderr)
+	case "bench":
+		return benchCommand(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "floe: unknown command %q (try floe --help)\n", args[0])
 		return 2
@@ -88,14 +94,16 @@ func serve(args []string, stderr io.Writer) int {
 // serveOptions are the raw flag values.
 type serveOptions struct {
 	listen, advertise, dataDir, objectStore, http string
-	logCacheSize, walCapacity, uploadSize        string
-	uploadInterval                               time.Duration
-	autoCreateTopics                             bool
-	defaultPartitions                            int
-	maxRequestSize                               string
-	maxInFlight                                  int
-	coldReaders                                  int
-	logLevel                                     string
+	logCacheSize, walCapacity, uploadSize         string
+	uploadInterval                                time.Duration
+	autoCreateTopics                              bool
+	defaultPartitions                             int
+	maxRequestSize                                string
+	maxInFlight                                   int
+	coldReaders                                   int
+	blockCacheSize, compactionRate, compactSmall  string
+	retentionCheck, compactionInterval            time.Duration
+	logLevel                                      string
 }
 
 func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
@@ -116,6 +124,11 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.maxRequestSize, "max-request-size", "100MiB", "largest request frame accepted; larger ones close the connection")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 64, "requests in flight per connection before the broker stops reading it")
 	fs.IntVar(&o.coldReaders, "cold-readers", 4, "concurrent object-store reads for consumers behind the log cache")
+	fs.StringVar(&o.blockCacheSize, "block-cache-size", "256MiB", "memory for object blocks read by lagging consumers (apart from the log cache)")
+	fs.DurationVar(&o.retentionCheck, "retention-check-interval", 30*time.Second, "how often retention.ms / retention.bytes are applied and expired objects deleted")
+	fs.DurationVar(&o.compactionInterval, "compaction-interval", time.Minute, "how often small objects are looked for and merged")
+	fs.StringVar(&o.compactionRate, "compaction-rate", "32MiB", "bytes per second compaction may read and write")
+	fs.StringVar(&o.compactSmall, "compaction-small-object", "16MiB", "objects below this size are merged by compaction")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs, o
 }
@@ -127,9 +140,11 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	sizes := map[string]*int64{}
-	var logCache, walCap, upload, maxReq int64
+	var logCache, walCap, upload, maxReq, blockCache, compactionRate, compactSmall int64
 	sizes["--log-cache-size"], sizes["--wal-capacity"], sizes["--upload-size"], sizes["--max-request-size"] = &logCache, &walCap, &upload, &maxReq
-	for name, raw := range map[string]string{"--log-cache-size": o.logCacheSize, "--wal-capacity": o.walCapacity, "--upload-size": o.uploadSize, "--max-request-size": o.maxRequestSize} {
+	sizes["--block-cache-size"], sizes["--compaction-rate"], sizes["--compaction-small-object"] = &blockCache, &compactionRate, &compactSmall
+	for name, raw := range map[string]string{"--log-cache-size": o.logCacheSize, "--wal-capacity": o.walCapacity, "--upload-size": o.uploadSize, "--max-request-size": o.maxRequestSize,
+		"--block-cache-size": o.blockCacheSize, "--compaction-rate": o.compactionRate, "--compaction-small-object": o.compactSmall} {
 		v, err := parseSize(raw)
 		if err != nil {
 			return supervision.Config{}, fmt.Errorf("%s: %w", name, err)
@@ -151,5 +166,7 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		LogCacheBytes: logCache, WALCapacityBytes: walCap, UploadBytes: upload, UploadInterval: o.uploadInterval,
 		AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
+		BlockCacheBytes: blockCache, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
+		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall,
 	}, nil
 }

@@ -97,19 +97,20 @@ func (c *Cache) Abandon(k Key) {
 
 // Fill stores a loaded block (reserved or not) and evicts from the cold end
 // until the cache is within its capacity. A block larger than the whole
-// capacity is not kept.
+// capacity is still kept, alone, so that the reader who asked for it can make
+// progress; a prefetched one that large is not.
 func (c *Cache) Fill(k Key, stream uint64, data []byte, prefetched bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.loading, k)
-	if c.entries[k] != nil || int64(len(data)) > c.capacity {
+	if c.entries[k] != nil || prefetched && int64(len(data)) > c.capacity {
 		return
 	}
 	e := &entry{key: k, stream: stream, data: data, prefetched: prefetched}
 	e.elem = c.lru.PushFront(e)
 	c.entries[k] = e
 	c.used += int64(len(data))
-	for c.used > c.capacity {
+	for c.used > c.capacity && c.lru.Len() > 1 {
 		c.evictLocked(c.lru.Back().Value.(*entry))
 	}
 }

@@ -84,15 +84,24 @@ func TestReserveDeduplicatesLoads(t *testing.T) {
 	}
 }
 
-func TestOversizedBlockNotKept(t *testing.T) {
+// A demanded block larger than the cache is kept alone, so its reader makes
+// progress; a prefetched one is dropped.
+func TestOversizedBlock(t *testing.T) {
 	c := New(100)
 	c.Fill(key(0), 1, block(50), false)
-	c.Fill(key(1), 1, block(101), false)
+	c.Fill(key(1), 1, block(101), true)
 	if _, ok := c.Get(key(1)); ok {
-		t.Fatal("block larger than the cache kept")
+		t.Fatal("prefetched block larger than the cache kept")
 	}
 	if _, ok := c.Get(key(0)); !ok {
-		t.Fatal("oversized block evicted the others")
+		t.Fatal("oversized prefetched block evicted the others")
+	}
+	c.Fill(key(2), 1, block(101), false)
+	if _, ok := c.Get(key(2)); !ok {
+		t.Fatal("demanded block larger than the cache not kept")
+	}
+	if s := c.Stats(); s.Blocks != 1 {
+		t.Fatalf("%d blocks, want the big one alone", s.Blocks)
 	}
 }
 

@@ -1,0 +1,165 @@
+package actors
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/floe-io/floe/persistence/objformat"
+	"github.com/floe-io/floe/wire"
+)
+
+// Readahead bounds in bytes: the window starts at 512 KiB and doubles on every
+// sequential miss up to 32 MiB (never more than a quarter of the block cache,
+// or readahead would evict what it just read), and halves when the block
+// cache reports prefetched blocks evicted unread.
+const (
+	readaheadMinBytes = 512 << 10
+	readaheadMaxBytes = 32 << 20
+)
+
+func (b *Broker) readaheadCap() int64 {
+	return min(readaheadMaxBytes, b.cfg.BlockCacheBytes/4)
+}
+
+// readCold serves a fetch partition whose offset has left the log cache.
+//
+// Fast path: the blocks holding the offset are in the block cache; they are
+// read here, on the partition actor, and the fetch may continue into the log
+// cache within its byte limit. Slow path: a block is missing; a load is
+// handed to the cold loaders and the fetch answers at once without this
+// partition's data ("fail fast"), parked on the load if it asked to wait. So
+// a fetch never waits on object storage while another of its partitions
+// has data, and produce and tail fetches never wait at all.
+func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
+	l := p.log
+	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > off })
+	for ; i < len(l.objects); i++ {
+		rng := l.objects[i]
+		data, ok := p.b.blocks.Get(blockKey(rng))
+		if !ok {
+			p.b.metrics.cacheMisses.Inc()
+			p.readahead(i, m, part.bytes == 0)
+			m.fr.partDone(m.round)
+			return
+		}
+		p.b.metrics.blockHits.Inc()
+		full, err := p.takeBatches(part, data, &off, l.highWatermark)
+		if err != nil {
+			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
+			part.code = kerr.KafkaStorageError.Code
+			m.fr.partDone(m.round)
+			return
+		}
+		if full {
+			p.prefetchAfter(i)
+			m.fr.partDone(m.round)
+			return
+		}
+		// Read past this block: a catch-up reader will not need it again.
+		p.b.blocks.Consumed(blockKey(rng))
+		off = max(off, rng.end)
+		if off >= l.cacheStart() {
+			p.readCache(part, off)
+			m.fr.partDone(m.round)
+			return
+		}
+	}
+	m.fr.partDone(m.round)
+}
+
+// takeBatches appends the batches of block from *off on, within the part's
+// byte limit, advancing *off. It reports whether the limit stopped it.
+func (p *partition) takeBatches(part *fetchPart, block []byte, off *int64, highWatermark int64) (bool, error) {
+	batches, err := objformat.BlockBatches(block)
+	if err != nil {
+		return false, err
+	}
+	for _, data := range batches {
+		h, err := wire.ParseBatchHeader(data)
+		if err != nil {
+			return false, err
+		}
+		last := h.LastOffset()
+		if last < *off {
+			continue
+		}
+		if h.BaseOffset >= highWatermark {
+			return true, nil
+		}
+		if part.bytes > 0 && part.bytes+len(data) > int(part.maxBytes) {
+			return true, nil
+		}
+		part.batches = append(part.batches, data)
+		part.bytes += len(data)
+		*off = last + 1
+	}
+	return false, nil
+}
+
+// readahead loads the block at index i (a miss) and the window after it. A
+// miss where the previous readahead ended is sequential and doubles the
+// window; any other miss starts again from one block.
+func (p *partition) readahead(i int, m *fetchMsg, wait bool) {
+	l := p.log
+	if l.objects[i].first == l.readaheadNext && l.readaheadWindow > 0 {
+		l.readaheadWindow = min(2*l.readaheadWindow, p.b.readaheadCap())
+	} else {
+		l.readaheadWindow = min(readaheadMinBytes, p.b.readaheadCap())
+	}
+	if wasted := p.b.blocks.Wasted(p.ref.stream); wasted > 0 {
+		l.readaheadWindow = max(1, l.readaheadWindow/2) // a load takes one block at least
+	}
+	if wait && m.park {
+		// Woken when a load for this partition completes (coldLoadedMsg)
+		// or new tail data arrives; else it ends at its max wait.
+		p.park(m.fr, m.round)
+	}
+	p.load(i, l.readaheadWindow, 1)
+}
+
+// prefetchAfter keeps the readahead going for a reader served from the
+// cache: when the block after index i is neither cached nor loading, the
+// next window is loaded in the background.
+func (p *partition) prefetchAfter(i int) {
+	l := p.log
+	next := i + 1
+	if next >= len(l.objects) || l.readaheadWindow == 0 || p.b.blocks.Contains(blockKey(l.objects[next])) {
+		return
+	}
+	p.load(next, l.readaheadWindow, 0)
+}
+
+// load reserves the blocks from index i up to window bytes that are neither
+// cached nor loading (another fetch's load of a block is shared, not
+// repeated) and hands them to a loader; the first demand of them were asked
+// for, the rest are readahead.
+func (p *partition) load(i int, window int64, demand int) {
+	l := p.log
+	m := &coldLoadMsg{stream: p.ref.stream, partition: p.self}
+	end := i
+	for span := int64(0); end < len(l.objects) && (end == i || span+l.objects[end].size <= window); end++ {
+		span += l.objects[end].size
+	}
+	for j := i; j < end; j++ {
+		rng := l.objects[j]
+		if !p.b.blocks.Reserve(blockKey(rng)) {
+			continue
+		}
+		m.ranges = append(m.ranges, rng)
+		if j < i+demand {
+			m.demand++
+		}
+	}
+	l.readaheadNext = l.objects[end-1].end
+	if len(m.ranges) == 0 {
+		return
+	}
+	for _, r := range m.ranges {
+		if len(m.referenced) == 0 || m.referenced[len(m.referenced)-1] != r.key {
+			m.referenced = append(m.referenced, r.key)
+			p.b.refs.acquire(r.key)
+		}
+	}
+	p.b.coldLoad(m)
+}

@@ -1,0 +1,200 @@
+package supervision
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// metricValue sums a metric's samples from the node's registry.
+func metricValue(t *testing.T, n *Node, name string) float64 {
+	t.Helper()
+	families, err := n.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.Metric {
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func startOffset(t *testing.T, cl *kgo.Client, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := kadm.NewClient(cl).ListStartOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := offs.Lookup(topic, 0)
+	if o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	return o.Offset
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRetentionBytesAndTime(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.UploadBytes = 256 << 10
+	cfg.UploadInterval = 100 * time.Millisecond
+	cfg.RetentionCheckInterval = 100 * time.Millisecond
+	cfg.CompactionInterval = time.Hour
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	// Uncompressed, so the stored bytes are what retention.bytes counts
+	// (test values compress to almost nothing).
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+
+	createTopic(t, cl, "by-size", 1, map[string]*string{"retention.bytes": kadm.StringPtr("1048576")})
+	produceAll(t, cl, "by-size", 1, 8000, 1024) // ~8.5 MiB
+	eventually(t, "log start moves under retention.bytes", func() bool { return startOffset(t, cl, "by-size") >= 6000 })
+	eventually(t, "expired objects deleted", func() bool { return metricValue(t, n, "floe_objects_deleted_total") > 0 })
+	start := startOffset(t, cl, "by-size")
+	// What is kept reads back whole, from the new start to the end.
+	consumeRange(t, n, "by-size", start, 8000, 1024)
+
+	// Test records are an hour old: retention.ms of a minute expires
+	// everything uploaded.
+	createTopic(t, cl, "by-time", 1, map[string]*string{"retention.ms": kadm.StringPtr("60000")})
+	produceAll(t, cl, "by-time", 1, 2000, 100)
+	eventually(t, "log start moves under retention.ms", func() bool { return startOffset(t, cl, "by-time") == 2000 })
+}
+
+func TestDeleteRecordsSurvivesRestart(t *testing.T) {
+	cfg := testConfig(t)
+	n := startNode(t, cfg)
+	cl := newClient(t, n)
+	createTopic(t, cl, "trimmed", 1, nil)
+	produceAll(t, cl, "trimmed", 1, 1000, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "trimmed", Partition: 0, At: 600})
+	resp, err := adm.DeleteRecords(ctx, offsets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := resp.Lookup("trimmed", 0); r.Err != nil || r.LowWatermark != 600 {
+		t.Fatalf("delete records: %+v", r)
+	}
+	beyond := kadm.Offsets{}
+	beyond.Add(kadm.Offset{Topic: "trimmed", Partition: 0, At: 5000})
+	resp, _ = adm.DeleteRecords(ctx, beyond)
+	if r, _ := resp.Lookup("trimmed", 0); r.Err == nil {
+		t.Fatal("delete records past the high watermark accepted")
+	}
+	consumeRange(t, n, "trimmed", 600, 1000, 100)
+	cl.Close()
+	stopNode(t, n)
+
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	cl = newClient(t, n)
+	if got := startOffset(t, cl, "trimmed"); got != 600 {
+		t.Fatalf("log start after restart %d, want 600", got)
+	}
+	consumeRange(t, n, "trimmed", 600, 1000, 100)
+}
+
+// Compaction merges small objects while consumers read cold data from them;
+// every read returns exactly the produced records, and no cold read fails
+// (it would if an object were deleted while a read still needed it).
+func TestCompactionUnderColdReads(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.UploadBytes = 64 << 10
+	cfg.UploadInterval = 50 * time.Millisecond
+	cfg.LogCacheBytes = 1
+	cfg.BlockCacheBytes = 2 << 20
+	cfg.CompactionMinAge = time.Millisecond
+	cfg.CompactionSmallObjectBytes = 1 << 20
+	cfg.RetentionCheckInterval = 100 * time.Millisecond
+	cfg.CompactionInterval = time.Hour // first build many small objects
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const partitions, perPartition, size, rounds = 4, 2500, 1024, 10
+	createTopic(t, cl, "merged", partitions, nil)
+	for r := 0; r < rounds; r++ {
+		uploaded := metricValue(t, n, "floe_upload_bytes_total")
+		produceRange(t, cl, "merged", partitions, r*perPartition/rounds, (r+1)*perPartition/rounds, size)
+		eventually(t, "upload", func() bool { return metricValue(t, n, "floe_upload_bytes_total") > uploaded })
+	}
+	before := countObjects(t, cfg.DataDir)
+	if before < rounds {
+		t.Fatalf("only %d objects to compact", before)
+	}
+	n.Broker().SetCompactionInterval(200 * time.Millisecond)
+
+	var wg sync.WaitGroup
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2; i++ {
+				consumeAll(t, n, "merged", partitions, perPartition, size)
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, "compaction ran", func() bool { return metricValue(t, n, "floe_compaction_bytes_total") > 0 })
+	eventually(t, "compacted objects deleted", func() bool { return countObjects(t, cfg.DataDir) < before })
+	consumeAll(t, n, "merged", partitions, perPartition, size)
+	if errs := metricValue(t, n, "floe_cold_read_errors_total"); errs != 0 {
+		t.Fatalf("%v cold reads failed", errs)
+	}
+	t.Logf("objects: %d before compaction, %d after", before, countObjects(t, cfg.DataDir))
+}
+
+// consumeRange reads partition 0 from start to end and checks every record.
+func consumeRange(t *testing.T, n *Node, topic string, start, end int64, valueSize int) {
+	t.Helper()
+	cl := newClient(t, n, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(start)}}))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	next := start
+	for next < end {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed up to %d of %d: %v", next, end, ctx.Err())
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset != next {
+				t.Fatalf("offset %d, want %d", r.Offset, next)
+			}
+			want := testRecord(topic, 0, int(next), valueSize)
+			if string(r.Value) != string(want.Value) {
+				t.Fatalf("offset %d: value differs", next)
+			}
+			next++
+		})
+	}
+}
