@@ -198,6 +198,14 @@ func (s *Server) deadlineFor(req kmsg.Request) time.Duration {
 		d += time.Duration(r.MaxWaitMillis) * time.Millisecond
 	case *kmsg.ProduceRequest:
 		d += time.Duration(r.TimeoutMillis) * time.Millisecond
+	case *kmsg.JoinGroupRequest:
+		// A join waits for the rebalance, up to the rebalance timeout.
+		d += time.Duration(max(r.RebalanceTimeoutMillis, r.SessionTimeoutMillis)) * time.Millisecond
+	case *kmsg.SyncGroupRequest:
+		// A follower's sync waits for the leader's assignment; the request
+		// carries no timeout, so allow the largest rebalance timeout a
+		// client uses by default (Java's max.poll.interval.ms).
+		d += 5 * time.Minute
 	}
 	return d
 }

@@ -49,7 +49,10 @@ type Config struct {
 	CompactionBytesPerSecond   int64
 	CompactionSmallObjectBytes int64
 	CompactionMinAge           time.Duration
-	Logger                     *slog.Logger
+	// OffsetsRetention: committed offsets of a group empty this long are
+	// deleted (offsets.retention.minutes); zero takes the default, 7 days.
+	OffsetsRetention time.Duration
+	Logger           *slog.Logger
 }
 
 // Node is a running broker: start order is metadata store, object store,
@@ -132,6 +135,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		BlockCacheBytes: cfg.BlockCacheBytes, RetentionCheckInterval: cfg.RetentionCheckInterval,
 		CompactionInterval: cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
 		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionMinAge: cfg.CompactionMinAge,
+		Groups: actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
 	}
 	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
 	n.net.SetHandler(n.broker)
