@@ -103,6 +103,7 @@ type serveOptions struct {
 	coldReaders                                   int
 	blockCacheSize, compactionRate, compactSmall  string
 	retentionCheck, compactionInterval            time.Duration
+	offsetsRetention                              time.Duration
 	logLevel                                      string
 }
 
@@ -129,6 +130,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.DurationVar(&o.compactionInterval, "compaction-interval", time.Minute, "how often small objects are looked for and merged")
 	fs.StringVar(&o.compactionRate, "compaction-rate", "32MiB", "bytes per second compaction may read and write")
 	fs.StringVar(&o.compactSmall, "compaction-small-object", "16MiB", "objects below this size are merged by compaction")
+	fs.DurationVar(&o.offsetsRetention, "offsets-retention", 7*24*time.Hour, "committed offsets of a consumer group that has been empty this long are deleted")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs, o
 }
@@ -167,6 +169,6 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
 		BlockCacheBytes: blockCache, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
-		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall,
+		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, OffsetsRetention: o.offsetsRetention,
 	}, nil
 }
