@@ -396,7 +396,9 @@ func TestGroupOffsetsExpire(t *testing.T) {
 	}
 	store.Close()
 
-	h := newGroupHarness(t, GroupConfig{OffsetsRetention: 300 * time.Millisecond, RetentionCheckInterval: 50 * time.Millisecond}, path)
+	// Retention long enough that a loaded machine cannot expire "fresh"
+	// between its commit and the listing below.
+	h := newGroupHarness(t, GroupConfig{OffsetsRetention: 3 * time.Second, RetentionCheckInterval: 50 * time.Millisecond}, path)
 	if codes := h.commit(commitRequest("fresh", "", -1, map[int32]int64{0: 1})); codes[0] != 0 {
 		t.Fatalf("simple commit: %v", codes)
 	}
