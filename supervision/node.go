@@ -80,11 +80,22 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.WALShards <= 0 {
 		cfg.WALShards = 1
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), group: NewGroup(cfg.Logger), stop: make(chan struct{})}
+	// node, not n: an error return sets n to nil before the deferred
+	// cleanup runs.
+	node := &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), group: NewGroup(cfg.Logger), stop: make(chan struct{})}
+	n = node
 	defer func() {
-		if err != nil {
-			n.closeStorage()
+		if err == nil {
+			return
 		}
+		if node.net != nil {
+			_ = node.net.Stop(context.Background())
+		}
+		if node.sys != nil {
+			node.sys.StopAll("partitions", "groups", "cold", "background", "wal")
+			node.sys.Shutdown()
+		}
+		_ = node.closeStorage()
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("supervision: data dir: %w", err)
