@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/time/rate"
 
 	"github.com/floe-io/floe/netloop"
 	"github.com/floe-io/floe/persistence/blockcache"
@@ -31,6 +32,11 @@ type Config struct {
 	DefaultPartitions int32
 	ColdReaders       int   // concurrent object-store reads for cold fetches
 	BlockCacheBytes   int64 // cold path's block cache
+	// ColdReadBytesPerSecond is the cold path's byte budget: lagging
+	// consumers together are served at most this fast, so a catch-up read
+	// cannot take the CPU and memory bandwidth produce and tail reads
+	// need. 0: no limit.
+	ColdReadBytesPerSecond int64
 
 	RetentionCheckInterval     time.Duration // how often retention runs
 	CompactionInterval         time.Duration // how often compaction looks for work
@@ -133,6 +139,7 @@ type Broker struct {
 	cold        []*actor.PID      // cold loaders
 	blocks      *blockcache.Cache // the cold path's cache, apart from the log cache
 	refs        objectRefs        // in-flight reads per object
+	coldBudget  *rate.Limiter     // nil: unlimited; safe for concurrent use
 	groups      groupService      // the group manager (group_service.go)
 	coldRR      atomic.Uint64
 
@@ -153,6 +160,9 @@ func NewBroker(cfg Config, deps Deps) *Broker {
 	b := &Broker{cfg: cfg, deps: deps, log: deps.Logger, reg: newRegistry(), blocks: blockcache.New(cfg.BlockCacheBytes)}
 	b.metrics = newBrokerMetrics(b, deps.Registry)
 	b.compactionInterval.Store(int64(cfg.CompactionInterval))
+	if cfg.ColdReadBytesPerSecond > 0 {
+		b.coldBudget = rate.NewLimiter(rate.Limit(cfg.ColdReadBytesPerSecond), coldBudgetBurst)
+	}
 	return b
 }
 

@@ -26,6 +26,7 @@ type brokerMetrics struct {
 	compactionBytes  prometheus.Counter
 	compactionErrors prometheus.Counter
 	objectsDeleted   prometheus.Counter
+	coldThrottled    prometheus.Counter
 }
 
 func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
@@ -48,6 +49,7 @@ func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 		cacheMisses:      prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_block_cache_misses_total", Help: "Cold fetch reads that missed the block cache (a load was started)."}),
 		compactionBytes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_bytes_total", Help: "Object bytes read and merged by compaction."}),
 		compactionErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_errors_total", Help: "Failed compaction rounds (retried)."}),
+		coldThrottled:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_cold_read_throttled_total", Help: "Cold fetch partitions held back by the cold-read byte budget."}),
 		objectsDeleted:   prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_objects_deleted_total", Help: "Objects deleted after retention or compaction."}),
 		blockHits:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_block_cache_hits_total", Help: "Blocks served to cold fetches from the block cache."}),
 	}
@@ -55,7 +57,7 @@ func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 		return m
 	}
 	reg.MustRegister(m.walWrite, m.walGroupBytes, m.walGroupCount, m.walErrors, m.walFull, m.produceRefused,
-		m.upload, m.uploadBytes, m.uploadErrors, m.coldRead, m.coldReadBytes, m.coldReadErrors, m.cacheHits, m.cacheMisses, m.blockHits, m.compactionBytes, m.compactionErrors, m.objectsDeleted,
+		m.upload, m.uploadBytes, m.uploadErrors, m.coldRead, m.coldReadBytes, m.coldReadErrors, m.cacheHits, m.cacheMisses, m.blockHits, m.compactionBytes, m.compactionErrors, m.objectsDeleted, m.coldThrottled,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_bytes", Help: "Bytes in the cold path's block cache."},
 			func() float64 { return float64(b.blocks.Stats().Bytes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "floe_block_cache_prefetched_unread_total", Help: "Readahead blocks evicted before anyone read them."},

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -33,6 +34,19 @@ func (b *Broker) readaheadCap() int64 {
 // has data, and produce and tail fetches never wait at all.
 func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 	l := p.log
+	if wait := p.b.coldBudgetWait(); wait > 0 {
+		// Over the cold path's byte budget: this partition sits the round
+		// out; a fetch with nothing else comes back when the budget has
+		// refilled.
+		p.b.metrics.coldThrottled.Inc()
+		if m.park && part.bytes == 0 {
+			fr, round := m.fr, m.round
+			time.AfterFunc(wait, func() { fr.wake(round) })
+		}
+		m.fr.partDone(m.round)
+		return
+	}
+	defer func(before int) { p.b.coldBudgetCharge(part.bytes - before) }(part.bytes)
 	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > off })
 	for ; i < len(l.objects); i++ {
 		rng := l.objects[i]
@@ -162,4 +176,33 @@ func (p *partition) load(i int, window int64, demand int) {
 		}
 	}
 	p.b.coldLoad(m)
+}
+
+// coldBudgetBurst is how far the cold path may run ahead of its byte rate.
+const coldBudgetBurst = 4 << 20
+
+// coldBudgetWait is how long until the cold path's budget is out of debt; 0
+// when there is budget (or no limit).
+func (b *Broker) coldBudgetWait() time.Duration {
+	if b.coldBudget == nil {
+		return 0
+	}
+	tokens := b.coldBudget.Tokens()
+	if tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-tokens / float64(b.coldBudget.Limit()) * float64(time.Second))
+}
+
+// coldBudgetCharge takes bytes served from the cold path out of the budget,
+// going into debt if need be (the bytes are already read).
+func (b *Broker) coldBudgetCharge(bytes int) {
+	if b.coldBudget == nil || bytes <= 0 {
+		return
+	}
+	for bytes > 0 {
+		n := min(bytes, coldBudgetBurst)
+		b.coldBudget.ReserveN(time.Now(), n)
+		bytes -= n
+	}
 }

@@ -26,23 +26,24 @@ import (
 
 // Config is everything a node needs, from flags.
 type Config struct {
-	Listen            string
-	Advertise         string // host:port given to clients; empty = the listen address
-	DataDir           string
-	ObjectStore       string         // URL; empty = file://<data-dir>/objects
-	Store             objstore.Store // if set, used instead of ObjectStore (tests inject fault stores)
-	HTTP              string         // admin listener; empty = none
-	LogCacheBytes     int64
-	WALCapacityBytes  int64
-	WALShards         int
-	UploadBytes       int64
-	UploadInterval    time.Duration
-	AutoCreateTopics  bool
-	DefaultPartitions int32
-	MaxFrameBytes     int
-	MaxInFlight       int
-	ColdReaders       int
-	BlockCacheBytes   int64
+	Listen                 string
+	Advertise              string // host:port given to clients; empty = the listen address
+	DataDir                string
+	ObjectStore            string         // URL; empty = file://<data-dir>/objects
+	Store                  objstore.Store // if set, used instead of ObjectStore (tests inject fault stores)
+	HTTP                   string         // admin listener; empty = none
+	LogCacheBytes          int64
+	WALCapacityBytes       int64
+	WALShards              int
+	UploadBytes            int64
+	UploadInterval         time.Duration
+	AutoCreateTopics       bool
+	DefaultPartitions      int32
+	MaxFrameBytes          int
+	MaxInFlight            int
+	ColdReaders            int
+	BlockCacheBytes        int64
+	ColdReadBytesPerSecond int64 // 0: no limit
 	// Retention and compaction; zero values take actors.Config's defaults.
 	RetentionCheckInterval     time.Duration
 	CompactionInterval         time.Duration
@@ -143,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	bcfg := actors.Config{
 		LogCacheBytes: cfg.LogCacheBytes, UploadBytes: cfg.UploadBytes, UploadInterval: cfg.UploadInterval,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, ColdReaders: cfg.ColdReaders,
-		BlockCacheBytes: cfg.BlockCacheBytes, RetentionCheckInterval: cfg.RetentionCheckInterval,
+		BlockCacheBytes: cfg.BlockCacheBytes, ColdReadBytesPerSecond: cfg.ColdReadBytesPerSecond, RetentionCheckInterval: cfg.RetentionCheckInterval,
 		CompactionInterval: cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
 		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionMinAge: cfg.CompactionMinAge,
 		Groups: actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},

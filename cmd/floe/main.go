@@ -93,18 +93,18 @@ func serve(args []string, stderr io.Writer) int {
 
 // serveOptions are the raw flag values.
 type serveOptions struct {
-	listen, advertise, dataDir, objectStore, http string
-	logCacheSize, walCapacity, uploadSize         string
-	uploadInterval                                time.Duration
-	autoCreateTopics                              bool
-	defaultPartitions                             int
-	maxRequestSize                                string
-	maxInFlight                                   int
-	coldReaders                                   int
-	blockCacheSize, compactionRate, compactSmall  string
-	retentionCheck, compactionInterval            time.Duration
-	offsetsRetention                              time.Duration
-	logLevel                                      string
+	listen, advertise, dataDir, objectStore, http              string
+	logCacheSize, walCapacity, uploadSize                      string
+	uploadInterval                                             time.Duration
+	autoCreateTopics                                           bool
+	defaultPartitions                                          int
+	maxRequestSize                                             string
+	maxInFlight                                                int
+	coldReaders                                                int
+	blockCacheSize, compactionRate, compactSmall, coldReadRate string
+	retentionCheck, compactionInterval                         time.Duration
+	offsetsRetention                                           time.Duration
+	logLevel                                                   string
 }
 
 func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
@@ -126,6 +126,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 64, "requests in flight per connection before the broker stops reading it")
 	fs.IntVar(&o.coldReaders, "cold-readers", 4, "concurrent object-store reads for consumers behind the log cache")
 	fs.StringVar(&o.blockCacheSize, "block-cache-size", "256MiB", "memory for object blocks read by lagging consumers (apart from the log cache)")
+	fs.StringVar(&o.coldReadRate, "cold-read-rate", "64MiB", "bytes per second all lagging consumers together are served from objects (0 = no limit); keeps catch-up reads from starving produce")
 	fs.DurationVar(&o.retentionCheck, "retention-check-interval", 30*time.Second, "how often retention.ms / retention.bytes are applied and expired objects deleted")
 	fs.DurationVar(&o.compactionInterval, "compaction-interval", time.Minute, "how often small objects are looked for and merged")
 	fs.StringVar(&o.compactionRate, "compaction-rate", "32MiB", "bytes per second compaction may read and write")
@@ -142,11 +143,12 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	sizes := map[string]*int64{}
-	var logCache, walCap, upload, maxReq, blockCache, compactionRate, compactSmall int64
+	var logCache, walCap, upload, maxReq, blockCache, compactionRate, compactSmall, coldReadRate int64
 	sizes["--log-cache-size"], sizes["--wal-capacity"], sizes["--upload-size"], sizes["--max-request-size"] = &logCache, &walCap, &upload, &maxReq
 	sizes["--block-cache-size"], sizes["--compaction-rate"], sizes["--compaction-small-object"] = &blockCache, &compactionRate, &compactSmall
+	sizes["--cold-read-rate"] = &coldReadRate
 	for name, raw := range map[string]string{"--log-cache-size": o.logCacheSize, "--wal-capacity": o.walCapacity, "--upload-size": o.uploadSize, "--max-request-size": o.maxRequestSize,
-		"--block-cache-size": o.blockCacheSize, "--compaction-rate": o.compactionRate, "--compaction-small-object": o.compactSmall} {
+		"--block-cache-size": o.blockCacheSize, "--cold-read-rate": o.coldReadRate, "--compaction-rate": o.compactionRate, "--compaction-small-object": o.compactSmall} {
 		v, err := parseSize(raw)
 		if err != nil {
 			return supervision.Config{}, fmt.Errorf("%s: %w", name, err)
@@ -168,7 +170,7 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		LogCacheBytes: logCache, WALCapacityBytes: walCap, UploadBytes: upload, UploadInterval: o.uploadInterval,
 		AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
-		BlockCacheBytes: blockCache, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
+		BlockCacheBytes: blockCache, ColdReadBytesPerSecond: coldReadRate, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
 		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, OffsetsRetention: o.offsetsRetention,
 	}, nil
 }
