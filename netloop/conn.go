@@ -91,7 +91,7 @@ func (cs *connState) flush() {
 			cs.out[i] = nil
 		}
 	}
-	if cs.paused && cs.inflight < len(cs.slots) {
+	if cs.paused && cs.inflight < cs.loop.server.opts.MaxInFlight {
 		cs.paused = false
 		if cs.readFrames() == gnet.Close {
 			_ = cs.c.Close()
@@ -107,7 +107,7 @@ func (cs *connState) readFrames() gnet.Action {
 		if srv.draining.Load() {
 			return gnet.None
 		}
-		if cs.inflight >= len(cs.slots) {
+		if cs.inflight >= srv.opts.MaxInFlight {
 			cs.paused = true
 			if cs.c.InboundBuffered() > 2*srv.opts.MaxFrameBytes {
 				srv.logger.Warn("closing connection: inbound buffer over limit while paused", "remote", cs.remote, "buffered", cs.c.InboundBuffered())
@@ -171,6 +171,9 @@ func (cs *connState) dispatch(frame []byte) gnet.Action {
 
 func (cs *connState) newRequest(h wire.RequestHeader, body kmsg.Request, now time.Time) *Request {
 	srv := cs.loop.server
+	if cs.inflight == len(cs.slots) {
+		cs.grow()
+	}
 	r := &Request{Header: h, Body: body, Received: now, Remote: cs.remote, conn: cs, seq: cs.nextSeq}
 	s := &cs.slots[cs.nextSeq%uint64(len(cs.slots))]
 	s.state = slotWaiting
@@ -179,4 +182,21 @@ func (cs *connState) newRequest(h wire.RequestHeader, body kmsg.Request, now tim
 	cs.inflight++
 	srv.inflight.Add(1)
 	return r
+}
+
+// initialSlots is the reorder ring's size for a new connection. It doubles
+// on demand up to Options.MaxInFlight: most connections never pipeline, and
+// a full-size ring for each of tens of thousands of idle connections would
+// cost more than the rest of the connection's state.
+const initialSlots = 2
+
+// grow doubles the reorder ring, keeping every in-flight slot at its
+// sequence number's place in the new ring.
+func (cs *connState) grow() {
+	old := cs.slots
+	next := make([]slot, min(2*len(old), cs.loop.server.opts.MaxInFlight))
+	for seq := cs.writeSeq; seq < cs.nextSeq; seq++ {
+		next[seq%uint64(len(next))] = old[seq%uint64(len(old))]
+	}
+	cs.slots = next
 }

@@ -251,7 +251,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s.connections.Add(1)
 	s.metrics.connections.Inc()
 	l := s.loopFor(c.EventLoop())
-	cs := &connState{c: c, loop: l, slots: make([]slot, s.opts.MaxInFlight)}
+	cs := &connState{c: c, loop: l, slots: make([]slot, min(initialSlots, s.opts.MaxInFlight))}
 	if ra := c.RemoteAddr(); ra != nil {
 		cs.remote = ra.String()
 	}
