@@ -30,7 +30,10 @@
 // is numeric order: "topics" (name → JSON), "counters", "deleted_streams",
 // "log_start" (stream → offset), "objects" (id → binary, see codec.go),
 // "wal_trim" (shard → position), "producers" (stream, producer id → binary),
-// and "schema" (the layout version, checked at Open).
+// "groups" and "group_offsets" (consumer groups and their committed offsets,
+// made on the first group write; see groups.go), and "schema" (the layout
+// version, checked at Open). Compaction's index switch (ReplaceObjects) and
+// an upload's commit (CommitUpload) are each one transaction.
 //
 // # Ownership
 //
