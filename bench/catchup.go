@@ -58,23 +58,32 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 		c.BacklogBytes = c.BacklogRecords * int64(cfg.RecordSize)
 		tracker = newDrainTracker(starts, ends)
 		p.advance("catchup", time.Now())
-		cons, err = startConsumers(cfg, starts, 0, func(fs kgo.Fetches, now time.Time) {
-			// Count first, then tell the tracker: the fetch that drains the
-			// backlog must land in the catch-up phase, not in the drain
-			// phase its own detection starts.
-			records, bytes := 0, 0
-			fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-				for _, rec := range fp.Records {
-					records++
-					bytes += len(rec.Value) + len(rec.Key)
-				}
+		if len(cfg.ConsumerCommand) > 0 {
+			stopProcess, err := startConsumerProcess(cfg, starts, ends, consRec.count, tracker)
+			if err != nil {
+				stopErr = err
+				return
+			}
+			defer stopProcess()
+		} else {
+			cons, err = startConsumers(cfg, starts, 0, func(fs kgo.Fetches, now time.Time) {
+				// Count first, then tell the tracker: the fetch that drains the
+				// backlog must land in the catch-up phase, not in the drain
+				// phase its own detection starts.
+				records, bytes := 0, 0
+				fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+					for _, rec := range fp.Records {
+						records++
+						bytes += len(rec.Value) + len(rec.Key)
+					}
+				})
+				consRec.count(records, bytes)
+				fs.EachPartition(func(fp kgo.FetchTopicPartition) { tracker.saw(fp, now) })
 			})
-			consRec.count(records, bytes)
-			fs.EachPartition(func(fp kgo.FetchTopicPartition) { tracker.saw(fp, now) })
-		})
-		if err != nil {
-			stopErr = err
-			return
+			if err != nil {
+				stopErr = err
+				return
+			}
 		}
 		deadline, cancel := context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
@@ -185,6 +194,19 @@ func (d *drainTracker) saw(fp kgo.FetchTopicPartition, now time.Time) {
 		d.at = now
 		close(d.done)
 	}
+}
+
+// reachedAll marks every partition reached (a consumer process reports the
+// whole drain at once).
+func (d *drainTracker) reachedAll(now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.remaining) == 0 {
+		return
+	}
+	clear(d.remaining)
+	d.at = now
+	close(d.done)
 }
 
 func (d *drainTracker) drainedAt() (time.Time, bool) {

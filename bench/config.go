@@ -65,6 +65,10 @@ type Config struct {
 	BacklogDuration time.Duration `json:"-"`
 	BacklogBytes    int64         `json:"backlog_bytes"` // if > 0, the backlog phase ends at this many acknowledged bytes (or BacklogDuration, whichever is first)
 	Baseline        time.Duration `json:"-"`             // also the connections scenario's before-window
+	// ConsumerCommand, if set, runs the catch-up consumer as this command
+	// (program and leading arguments; the consumer's flags are appended) in
+	// a process of its own.
+	ConsumerCommand []string `json:"consumer_command,omitempty"`
 
 	// connections
 	Connections  int     `json:"connections"`

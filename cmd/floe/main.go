@@ -48,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "actors":
 		return actorsTop(args[1:], stdout, stderr)
+	case "bench-consumer": // hidden: the process `bench catchup --consumer-process` runs
+		return benchConsumer(args[1:], stdout, stderr)
 	case "bench":
 		return benchCommand(args[1:], stdout, stderr)
 	default:
