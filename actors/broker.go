@@ -130,6 +130,7 @@ type Broker struct {
 	deps        Deps
 	log         *slog.Logger
 	metrics     *brokerMetrics
+	handlers    [kmsg.MaxKey + 1]func(*netloop.Request) // by API key; read-only after NewBroker
 	reg         *registry
 	topics      *actor.PID        // the topic manager
 	upload      *actor.PID        // the uploader
@@ -159,6 +160,7 @@ func NewBroker(cfg Config, deps Deps) *Broker {
 	}
 	b := &Broker{cfg: cfg, deps: deps, log: deps.Logger, reg: newRegistry(), blocks: blockcache.New(cfg.BlockCacheBytes)}
 	b.metrics = newBrokerMetrics(b, deps.Registry)
+	b.handlers = b.handlerTable()
 	b.compactionInterval.Store(int64(cfg.CompactionInterval))
 	if cfg.ColdReadBytesPerSecond > 0 {
 		b.coldBudget = rate.NewLimiter(rate.Limit(cfg.ColdReadBytesPerSecond), coldBudgetBurst)
@@ -189,81 +191,58 @@ func (b *Broker) Serve(r *netloop.Request) {
 		r.Close("broker is starting")
 		return
 	}
-	switch req := r.Body.(type) {
-	case *kmsg.ProduceRequest:
-		b.handleProduce(r, req)
-	case *kmsg.FetchRequest:
-		b.handleFetch(r, req)
-	case *kmsg.ListOffsetsRequest:
-		b.handleListOffsets(r, req)
-	case *kmsg.MetadataRequest:
-		b.handleMetadata(r, req)
-	case *kmsg.ApiVersionsRequest:
-		b.handleApiVersions(r, req)
-	case *kmsg.CreateTopicsRequest:
-		b.handleCreateTopics(r, req)
-	case *kmsg.DeleteTopicsRequest:
-		b.handleDeleteTopics(r, req)
-	case *kmsg.CreatePartitionsRequest:
-		b.handleCreatePartitions(r, req)
-	case *kmsg.InitProducerIDRequest:
-		b.handleInitProducerID(r, req)
-	case *kmsg.DescribeConfigsRequest:
-		b.handleDescribeConfigs(r, req)
-	case *kmsg.IncrementalAlterConfigsRequest:
-		b.handleIncrementalAlterConfigs(r, req)
-	case *kmsg.DescribeClusterRequest:
-		b.handleDescribeCluster(r, req)
-	case *kmsg.DeleteRecordsRequest:
-		b.handleDeleteRecords(r, req)
-	// Consumer groups (group_service.go): FindCoordinator is answered
-	// here, the others go to the group manager actor.
-	case *kmsg.FindCoordinatorRequest:
-		b.handleFindCoordinator(r, req)
-	case *kmsg.OffsetCommitRequest:
-		b.handleOffsetCommit(r, req)
-	case *kmsg.OffsetFetchRequest:
-		b.handleOffsetFetch(r, req)
-	case *kmsg.JoinGroupRequest:
-		b.handleJoinGroup(r, req)
-	case *kmsg.HeartbeatRequest:
-		b.handleHeartbeat(r, req)
-	case *kmsg.LeaveGroupRequest:
-		b.handleLeaveGroup(r, req)
-	case *kmsg.SyncGroupRequest:
-		b.handleSyncGroup(r, req)
-	case *kmsg.DescribeGroupsRequest:
-		b.handleDescribeGroups(r, req)
-	case *kmsg.ListGroupsRequest:
-		b.handleListGroups(r, req)
-	case *kmsg.DeleteGroupsRequest:
-		b.handleDeleteGroups(r, req)
-	case *kmsg.OffsetDeleteRequest:
-		b.handleOffsetDelete(r, req)
-	case *kmsg.ConsumerGroupHeartbeatRequest:
-		b.handleConsumerGroupHeartbeat(r, req)
-	case *kmsg.ConsumerGroupDescribeRequest:
-		b.handleConsumerGroupDescribe(r, req)
-	default:
-		// The version table in wire lists only keys handled above; a test
-		// checks that every row has a handler.
-		r.Close(fmt.Sprintf("no handler for api key %d", r.Header.Key))
+	if k := r.Header.Key; k >= 0 && int(k) < len(b.handlers) && b.handlers[k] != nil {
+		b.handlers[k](r)
+		return
 	}
+	// wire's version table lists only keys with a handler (a test checks
+	// it), so the netloop never hands over another key.
+	r.Close(fmt.Sprintf("no handler for api key %d", r.Header.Key))
+}
+
+// handlerTable maps every served API key to its handler (one file per API).
+// The key comes from the handler's request type, so a key and its handler
+// cannot disagree.
+func (b *Broker) handlerTable() [kmsg.MaxKey + 1]func(*netloop.Request) {
+	var t [kmsg.MaxKey + 1]func(*netloop.Request)
+	for _, h := range []handler{
+		route(b.handleProduce), route(b.handleFetch), route(b.handleListOffsets), route(b.handleMetadata),
+		route(b.handleApiVersions), route(b.handleCreateTopics), route(b.handleDeleteTopics),
+		route(b.handleCreatePartitions), route(b.handleInitProducerID), route(b.handleDescribeConfigs),
+		route(b.handleIncrementalAlterConfigs), route(b.handleDescribeCluster), route(b.handleDeleteRecords),
+		// Consumer groups (group_service.go): FindCoordinator is answered
+		// on the loop, the others go to the group manager actor.
+		route(b.handleFindCoordinator), route(b.handleOffsetCommit), route(b.handleOffsetFetch),
+		route(b.handleJoinGroup), route(b.handleHeartbeat), route(b.handleLeaveGroup), route(b.handleSyncGroup),
+		route(b.handleDescribeGroups), route(b.handleListGroups), route(b.handleDeleteGroups),
+		route(b.handleOffsetDelete), route(b.handleConsumerGroupHeartbeat), route(b.handleConsumerGroupDescribe),
+	} {
+		t[h.key] = h.serve
+	}
+	return t
+}
+
+type handler struct {
+	key   int16
+	serve func(*netloop.Request)
+}
+
+// route adapts a typed handler. kmsg's Key methods do not read their
+// receiver, so the nil request of type T names its key.
+func route[T kmsg.Request](fn func(*netloop.Request, T)) handler {
+	var zero T
+	return handler{key: zero.Key(), serve: func(r *netloop.Request) { fn(r, r.Body.(T)) }}
 }
 
 // handledKeys lists the API keys Serve dispatches; tested against wire's table.
-func handledKeys() []int16 {
-	return []int16{
-		kmsg.Produce.Int16(), kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16(), kmsg.Metadata.Int16(),
-		kmsg.ApiVersions.Int16(), kmsg.CreateTopics.Int16(), kmsg.DeleteTopics.Int16(),
-		kmsg.CreatePartitions.Int16(), kmsg.InitProducerID.Int16(), kmsg.DescribeConfigs.Int16(),
-		kmsg.IncrementalAlterConfigs.Int16(), kmsg.DescribeCluster.Int16(), kmsg.DeleteRecords.Int16(),
-		// consumer groups
-		kmsg.FindCoordinator.Int16(), kmsg.OffsetCommit.Int16(), kmsg.OffsetFetch.Int16(),
-		kmsg.JoinGroup.Int16(), kmsg.Heartbeat.Int16(), kmsg.LeaveGroup.Int16(), kmsg.SyncGroup.Int16(),
-		kmsg.DescribeGroups.Int16(), kmsg.ListGroups.Int16(), kmsg.DeleteGroups.Int16(),
-		kmsg.OffsetDelete.Int16(), kmsg.ConsumerGroupHeartbeat.Int16(), kmsg.ConsumerGroupDescribe.Int16(),
+func (b *Broker) handledKeys() []int16 {
+	var keys []int16
+	for k, h := range b.handlers {
+		if h != nil {
+			keys = append(keys, int16(k))
+		}
 	}
+	return keys
 }
 
 // SetAdvertised sets the address given to clients; call before Start.
