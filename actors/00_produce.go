@@ -22,7 +22,6 @@ package actors
 // LogAppendTime topics.
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -32,16 +31,12 @@ import (
 	"github.com/floe-io/floe/wire"
 )
 
-// produceRequest counts down its partitions; the last one to finish answers.
-// Each partition writes only its own slot, and the atomic countdown orders
-// those writes before the final read.
+// produceRequest is one Produce fanned out to its partitions.
 type produceRequest struct {
-	r         *netloop.Request
-	resp      *kmsg.ProduceResponse
-	slots     []*kmsg.ProduceResponseTopicPartition
-	remaining atomic.Int32
-	acks      int16
-	deadline  int64 // unix nanos
+	fanIn
+	slots    []*kmsg.ProduceResponseTopicPartition
+	acks     int16
+	deadline int64 // unix nanos
 }
 
 func (pr *produceRequest) done(slot int, code int16, base, logStart int64) {
@@ -49,9 +44,7 @@ func (pr *produceRequest) done(slot int, code int16, base, logStart int64) {
 	p.ErrorCode = code
 	p.BaseOffset = base
 	p.LogStartOffset = logStart
-	if pr.remaining.Add(-1) == 0 && pr.acks != 0 {
-		pr.r.Respond(pr.resp)
-	}
+	pr.finished()
 }
 
 func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
@@ -76,7 +69,8 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	pr := &produceRequest{r: r, resp: resp, acks: req.Acks, deadline: r.Received.Add(timeout).UnixNano()}
+	pr := &produceRequest{acks: req.Acks, deadline: r.Received.Add(timeout).UnixNano()}
+	pr.silent = req.Acks == 0
 	snap := b.reg.load()
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	total := 0
@@ -87,14 +81,11 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 		total += len(req.Topics[i].Partitions)
 	}
 	pr.slots = make([]*kmsg.ProduceResponseTopicPartition, 0, total)
-	pr.remaining.Store(int32(total))
+	pr.start(r, resp, total)
 	resp.ThrottleMillis = b.walThrottleMillis()
-
-	type send struct {
-		ref *partitionRef
-		msg *produceMsg
+	if req.Acks == 0 {
+		r.Skip()
 	}
-	sends := make([]send, 0, total)
 	for i, t := range req.Topics {
 		topic := snap.byName[t.Topic]
 		nameErr := wire.ValidateTopicName(t.Topic)
@@ -131,22 +122,13 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 			}
 			if code != 0 {
 				rp.ErrorCode = code
-				pr.remaining.Add(-1)
+				pr.finished()
 				continue
 			}
-			sends = append(sends, send{ref: ref, msg: &produceMsg{pr: pr, slot: slot, records: p.Records, config: topic.configs}})
+			b.send(ref.pid, &produceMsg{pr: pr, slot: slot, records: p.Records, config: topic.configs})
 		}
 	}
-	if req.Acks == 0 {
-		r.Skip()
-	} else if len(sends) == 0 {
-		r.Respond(resp)
-		return
-	}
-	// Sent after every slot is counted: a partition may finish at once.
-	for _, s := range sends {
-		b.send(s.ref.pid, s.msg)
-	}
+	pr.sent()
 }
 
 // walAdmit refuses a produce when its WAL shard is full or too much is queued

@@ -12,8 +12,6 @@ package actors
 // offsets (v0 is not in the version table).
 
 import (
-	"sync/atomic"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -21,29 +19,25 @@ import (
 )
 
 type listOffsetsRequest struct {
-	r         *netloop.Request
-	resp      *kmsg.ListOffsetsResponse
-	slots     []*kmsg.ListOffsetsResponseTopicPartition
-	remaining atomic.Int32
+	fanIn
+	slots []*kmsg.ListOffsetsResponseTopicPartition
 }
 
 func (lr *listOffsetsRequest) done(slot int, code int16, offset, timestamp int64) {
 	p := lr.slots[slot]
 	p.ErrorCode, p.Offset, p.Timestamp = code, offset, timestamp
-	if lr.remaining.Add(-1) == 0 {
-		lr.r.Respond(lr.resp)
-	}
+	lr.finished()
 }
 
 func (b *Broker) handleListOffsets(r *netloop.Request, req *kmsg.ListOffsetsRequest) {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	lr := &listOffsetsRequest{r: r, resp: resp}
+	lr := &listOffsetsRequest{}
 	snap := b.reg.load()
 	total := 0
 	for _, t := range req.Topics {
 		total += len(t.Partitions)
 	}
-	lr.remaining.Store(int32(total) + 1) // +1 held until every message is sent
+	lr.start(r, resp, total)
 	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(req.Topics))
 	for i, t := range req.Topics {
 		rt := &resp.Topics[i]
@@ -70,7 +64,5 @@ func (b *Broker) handleListOffsets(r *netloop.Request, req *kmsg.ListOffsetsRequ
 			}
 		}
 	}
-	if lr.remaining.Add(-1) == 0 {
-		r.Respond(resp)
-	}
+	lr.sent()
 }

@@ -14,8 +14,6 @@ package actors
 // watermark), KAFKA_STORAGE_ERROR if the metadata store write fails.
 
 import (
-	"sync/atomic"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -23,29 +21,25 @@ import (
 )
 
 type deleteRecordsRequest struct {
-	r         *netloop.Request
-	resp      *kmsg.DeleteRecordsResponse
-	slots     []*kmsg.DeleteRecordsResponseTopicPartition
-	remaining atomic.Int32
+	fanIn
+	slots []*kmsg.DeleteRecordsResponseTopicPartition
 }
 
 func (dr *deleteRecordsRequest) done(slot int, code int16, lowWatermark int64) {
 	p := dr.slots[slot]
 	p.ErrorCode, p.LowWatermark = code, lowWatermark
-	if dr.remaining.Add(-1) == 0 {
-		dr.r.Respond(dr.resp)
-	}
+	dr.finished()
 }
 
 func (b *Broker) handleDeleteRecords(r *netloop.Request, req *kmsg.DeleteRecordsRequest) {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
-	dr := &deleteRecordsRequest{r: r, resp: resp}
+	dr := &deleteRecordsRequest{}
 	snap := b.reg.load()
 	total := 0
 	for _, t := range req.Topics {
 		total += len(t.Partitions)
 	}
-	dr.remaining.Store(int32(total) + 1)
+	dr.start(r, resp, total)
 	resp.Topics = make([]kmsg.DeleteRecordsResponseTopic, len(req.Topics))
 	for i, t := range req.Topics {
 		rt := &resp.Topics[i]
@@ -66,7 +60,5 @@ func (b *Broker) handleDeleteRecords(r *netloop.Request, req *kmsg.DeleteRecords
 			b.send(ref.pid, &deleteRecordsMsg{dr: dr, slot: slot, offset: p.Offset})
 		}
 	}
-	if dr.remaining.Add(-1) == 0 {
-		r.Respond(resp)
-	}
+	dr.sent()
 }

@@ -404,3 +404,19 @@ func TestListOffsets(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// acks=0 is never answered, yet its records are written and the
+// connection keeps serving requests pipelined behind it.
+func TestAcksZero(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	createTopic(t, newClient(t, n), "fire-and-forget", 1, nil)
+	cl := newClient(t, n, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+	produceAll(t, cl, "fire-and-forget", 1, 500, 100)
+	eventually(t, "acks=0 records written", func() bool {
+		end, err := kadm.NewClient(newClient(t, n)).ListEndOffsets(context.Background(), "fire-and-forget")
+		o, _ := end.Lookup("fire-and-forget", 0)
+		return err == nil && o.Offset == 500
+	})
+	consumeAll(t, n, "fire-and-forget", 1, 500, 100)
+}
