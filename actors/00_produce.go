@@ -80,7 +80,10 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 		resp.Topics[i].Partitions = make([]kmsg.ProduceResponseTopicPartition, len(req.Topics[i].Partitions))
 		total += len(req.Topics[i].Partitions)
 	}
-	pr.slots = make([]*kmsg.ProduceResponseTopicPartition, 0, total)
+	// Full length before any send: partitions read their own element while
+	// the loop below fills later ones; the slice itself never changes.
+	pr.slots = make([]*kmsg.ProduceResponseTopicPartition, total)
+	next := 0
 	pr.start(r, resp, total)
 	resp.ThrottleMillis = b.walThrottleMillis()
 	if req.Acks == 0 {
@@ -97,8 +100,9 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 			*rp = kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.BaseOffset = -1
-			slot := len(pr.slots)
-			pr.slots = append(pr.slots, rp)
+			slot := next
+			next++
+			pr.slots[slot] = rp
 			var code int16
 			var ref *partitionRef
 			switch {

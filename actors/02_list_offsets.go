@@ -38,6 +38,8 @@ func (b *Broker) handleListOffsets(r *netloop.Request, req *kmsg.ListOffsetsRequ
 		total += len(t.Partitions)
 	}
 	lr.start(r, resp, total)
+	lr.slots = make([]*kmsg.ListOffsetsResponseTopicPartition, total) // never resized: see handleProduce
+	next := 0
 	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(req.Topics))
 	for i, t := range req.Topics {
 		rt := &resp.Topics[i]
@@ -49,8 +51,9 @@ func (b *Broker) handleListOffsets(r *netloop.Request, req *kmsg.ListOffsetsRequ
 			*rp = kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.LeaderEpoch = 0
-			slot := len(lr.slots)
-			lr.slots = append(lr.slots, rp)
+			slot := next
+			next++
+			lr.slots[slot] = rp
 			_, ref := snap.partition(t.Topic, p.Partition)
 			switch {
 			case ref == nil:

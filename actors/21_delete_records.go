@@ -40,6 +40,8 @@ func (b *Broker) handleDeleteRecords(r *netloop.Request, req *kmsg.DeleteRecords
 		total += len(t.Partitions)
 	}
 	dr.start(r, resp, total)
+	dr.slots = make([]*kmsg.DeleteRecordsResponseTopicPartition, total) // never resized: see handleProduce
+	next := 0
 	resp.Topics = make([]kmsg.DeleteRecordsResponseTopic, len(req.Topics))
 	for i, t := range req.Topics {
 		rt := &resp.Topics[i]
@@ -50,8 +52,9 @@ func (b *Broker) handleDeleteRecords(r *netloop.Request, req *kmsg.DeleteRecords
 			rp := &rt.Partitions[j]
 			*rp = kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition = p.Partition
-			slot := len(dr.slots)
-			dr.slots = append(dr.slots, rp)
+			slot := next
+			next++
+			dr.slots[slot] = rp
 			_, ref := snap.partition(t.Topic, p.Partition)
 			if ref == nil {
 				dr.done(slot, kerr.UnknownTopicOrPartition.Code, -1)
