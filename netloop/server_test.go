@@ -101,9 +101,11 @@ func TestInFlightLimit(t *testing.T) {
 	var held []*Request
 	var served atomic.Int32
 	h := handlerFunc(func(r *Request) {
-		served.Add(1)
+		// Count only once the request is in held: a waiter that sees the
+		// count must also see the request, or it answers too few of them.
 		mu.Lock()
 		held = append(held, r)
+		served.Add(1)
 		mu.Unlock()
 	})
 	s := startServer(t, Options{MaxInFlight: 4}, h)
