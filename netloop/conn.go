@@ -20,8 +20,9 @@ const (
 
 type slot struct {
 	state    slotState
-	data     []byte // nil for a skipped request
-	deadline int64  // unix nanos
+	data     []byte   // nil for a skipped request
+	vec      [][]byte // a frame in parts, instead of data
+	deadline int64    // unix nanos
 }
 
 // connState is one connection's state; loop-owned (see doc.go).
@@ -58,9 +59,12 @@ func (cs *connState) accept(c *completion) bool {
 		return false
 	}
 	s.state = slotReady
-	s.data = c.data
+	s.data, s.vec = c.data, c.vec
 	return true
 }
+
+// maxIovecs is Linux's limit on the parts of one writev (UIO_MAXIOV).
+const maxIovecs = 1024
 
 // flush writes every response whose predecessors are written, then resumes
 // reading if the connection was paused at its in-flight limit.
@@ -78,15 +82,24 @@ func (cs *connState) flush() {
 		if s.data != nil {
 			cs.out = append(cs.out, s.data)
 		}
+		cs.out = append(cs.out, s.vec...)
 		*s = slot{}
 		cs.writeSeq++
 		cs.inflight--
 		cs.loop.server.inflightDone()
 	}
-	if len(cs.out) > 0 {
-		if _, err := cs.c.Writev(cs.out); err != nil {
+	// gnet hands the whole vector to one writev, which takes at most
+	// maxIovecs parts; a longer one is written in turns (once one turn is
+	// short, gnet queues the rest in order behind it).
+	for out := cs.out; len(out) > 0; {
+		n := min(len(out), maxIovecs)
+		if _, err := cs.c.Writev(out[:n]); err != nil {
 			cs.loop.server.logger.Debug("write failed", "remote", cs.remote, "err", err)
+			break
 		}
+		out = out[n:]
+	}
+	if len(cs.out) > 0 {
 		for i := range cs.out {
 			cs.out[i] = nil
 		}

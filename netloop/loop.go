@@ -22,7 +22,8 @@ type completion struct {
 	conn *connState
 	seq  uint64
 	kind completionKind
-	data []byte
+	data []byte   // the response frame, or
+	vec  [][]byte // the response frame in parts (RespondFrame)
 }
 
 // loopState is floe's per-event-loop state. conns is loop-owned; queue and

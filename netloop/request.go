@@ -40,6 +40,18 @@ func (r *Request) Respond(resp kmsg.Response) {
 	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, data: frame})
 }
 
+// RespondFrame queues an already encoded response frame, given in parts of
+// size bytes in all (wire.AppendFetchFrame). The parts are handed to writev
+// as they are, so they must not change until written; the caller's part
+// slices may be referenced by other frames too.
+func (r *Request) RespondFrame(parts [][]byte, size int) {
+	if !r.done.CompareAndSwap(false, true) {
+		return
+	}
+	r.conn.loop.server.metrics.observe(r.Header.Key, time.Since(r.Received), size)
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, vec: parts})
+}
+
 // Skip releases the request's slot without a response (acks=0 produce).
 func (r *Request) Skip() {
 	if !r.done.CompareAndSwap(false, true) {

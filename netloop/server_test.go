@@ -2,6 +2,7 @@ package netloop
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -241,5 +242,66 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// A frame given in parts — more than one writev takes, and larger than a
+// socket buffer — arrives whole and in order between plain responses.
+func TestRespondFrameInParts(t *testing.T) {
+	const parts = 2500
+	frameFor := func(corr int32) [][]byte {
+		// size, correlation id, then parts-1 chunks of 97 bytes of a
+		// pattern derived from the correlation id.
+		body := 4 + (parts-1)*97
+		vec := [][]byte{binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(body)), uint32(corr))}
+		for i := 1; i < parts; i++ {
+			vec = append(vec, bytes.Repeat([]byte{byte(int(corr) + i)}, 97))
+		}
+		return vec
+	}
+	h := handlerFunc(func(r *Request) {
+		corr := r.Header.CorrelationID
+		go func() {
+			if corr%2 == 0 {
+				vec := frameFor(corr)
+				size := 0
+				for _, p := range vec {
+					size += len(p)
+				}
+				r.RespondFrame(vec, size)
+				return
+			}
+			r.Respond(kmsg.NewPtrApiVersionsResponse())
+		}()
+	})
+	s := startServer(t, Options{}, h)
+	conn, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := int32(0); i < 20; i++ {
+		if _, err := conn.Write(apiVersionsFrame(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := bufio.NewReader(conn)
+	for want := int32(0); want < 20; want++ {
+		var size [4]byte
+		if _, err := io.ReadFull(r, size[:]); err != nil {
+			t.Fatalf("response %d: %v", want, err)
+		}
+		frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(r, frame); err != nil {
+			t.Fatalf("response %d: %v", want, err)
+		}
+		if got := int32(binary.BigEndian.Uint32(frame)); got != want {
+			t.Fatalf("response %d arrived as %d", got, want)
+		}
+		if want%2 == 0 {
+			if !bytes.Equal(append(size[:], frame...), bytes.Join(frameFor(want), nil)) {
+				t.Fatalf("frame %d differs from its parts", want)
+			}
+		}
 	}
 }
