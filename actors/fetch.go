@@ -1,12 +1,14 @@
 package actors
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/floe-io/floe/netloop"
+	"github.com/floe-io/floe/wire"
 )
 
 // fetchPart is one partition of a fetch. The result fields are written, per
@@ -135,11 +137,17 @@ func (fr *fetchRequest) expire() {
 
 // finishLocked assembles and sends the response. Partitions are filled in
 // request order within the request's max bytes; the first batch of the first
-// partition with data is always included, as Kafka does.
+// partition with data is always included, as Kafka does. Record data is not
+// copied: the frame references the log cache's and block cache's batches
+// (see wire.AppendFetchFrame), which never change once written.
 func (fr *fetchRequest) finishLocked() {
 	fr.done = true
 	if fr.timer != nil {
 		fr.timer.Stop()
+	}
+	records := make([][][][]byte, len(fr.resp.Topics))
+	for ti := range fr.resp.Topics {
+		records[ti] = make([][][]byte, len(fr.resp.Topics[ti].Partitions))
 	}
 	budget := fr.maxBytes
 	any := false
@@ -166,15 +174,43 @@ func (fr *fetchRequest) finishLocked() {
 		if n == 0 {
 			continue
 		}
-		budget -= size
-		if budget < 0 {
-			budget = 0
-		}
-		records := make([]byte, 0, size)
-		for _, b := range part.batches[:n] {
-			records = append(records, b...)
-		}
-		rp.RecordBatches = records
+		budget = max(budget-size, 0)
+		records[part.topicIndex][part.partIndex] = coalesce(part.batches[:n])
 	}
-	fr.r.Respond(fr.resp)
+	fr.resp.Version = fr.r.Header.Version
+	frame, err := wire.AppendFetchFrame(fr.r.Header.CorrelationID, fr.resp, func(t, p int) [][]byte { return records[t][p] })
+	if err != nil {
+		// A version the vectored encoder does not cover: copy the
+		// records into the response and let kmsg encode it.
+		for ti := range records {
+			for pi, parts := range records[ti] {
+				if len(parts) > 0 {
+					fr.resp.Topics[ti].Partitions[pi].RecordBatches = bytes.Join(parts, nil)
+				}
+			}
+		}
+		fr.r.Respond(fr.resp)
+		return
+	}
+	fr.r.RespondFrame(frame.Parts, frame.Size)
+}
+
+// coalesce merges, in place, each run of batches that lie back to back in one
+// buffer (consecutive batches of an object block) into one slice, so a
+// response of thousands of small batches is still a few writev parts.
+func coalesce(batches [][]byte) [][]byte {
+	out := batches[:0]
+	for _, b := range batches {
+		if k := len(out) - 1; k >= 0 && len(b) > 0 && adjacent(out[k], b) {
+			out[k] = out[k][:len(out[k])+len(b)]
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// adjacent reports whether b starts where a ends, within a's capacity.
+func adjacent(a, b []byte) bool {
+	return cap(a)-len(a) >= len(b) && &a[:len(a)+1][len(a)] == &b[0]
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/floe-io/floe/persistence/blockcache"
 	"github.com/floe-io/floe/persistence/objformat"
 	"github.com/floe-io/floe/wire"
 )
@@ -58,7 +59,7 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 			return
 		}
 		p.b.metrics.blockHits.Inc()
-		full, err := p.takeBatches(part, data, &off, l.highWatermark)
+		full, err := p.takeBatches(part, rng, data, &off, l.highWatermark)
 		if err != nil {
 			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
 			part.code = kerr.KafkaStorageError.Code
@@ -82,20 +83,53 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 	m.fr.partDone(m.round)
 }
 
+// coldCursor remembers where the last cold read of a partition stopped in a
+// block: every batch before byte pos of the block ends below offset next. A
+// catch-up reader asks for next in its following fetch, and the walk resumes
+// there instead of from the block's first batch (a 1 MiB block of small
+// batches is a thousand headers, each a cache miss).
+type coldCursor struct {
+	block blockcache.Key
+	pos   int
+	next  int64
+}
+
 // takeBatches appends the batches of block from *off on, within the part's
 // byte limit, advancing *off. It reports whether the limit stopped it.
-func (p *partition) takeBatches(part *fetchPart, block []byte, off *int64, highWatermark int64) (bool, error) {
-	batches, err := objformat.BlockBatches(block)
-	if err != nil {
-		return false, err
+func (p *partition) takeBatches(part *fetchPart, rng objectRange, block []byte, off *int64, highWatermark int64) (bool, error) {
+	key := blockKey(rng)
+	pos, exact := 0, *off <= rng.first
+	if c := p.log.coldCursor; c.block == key && *off >= c.next && c.pos <= len(block) {
+		pos, exact = c.pos, *off == c.next
 	}
-	for _, data := range batches {
+	defer func() { p.log.coldCursor = coldCursor{block: key, pos: pos, next: *off} }()
+	// When the batch at pos is known to be the first one wanted and the rest
+	// of the block fits, it is taken whole, its headers unread: a catch-up
+	// reader mostly takes whole blocks, and touching a thousand headers
+	// spread over a block costs more than the rest of the fetch.
+	if rest := len(block) - pos; exact && rest > 0 && rng.end <= highWatermark && part.bytes+rest <= int(part.maxBytes) {
+		part.batches = append(part.batches, block[pos:])
+		part.bytes += rest
+		*off = max(*off, rng.end)
+		pos = len(block)
+		return false, nil
+	}
+	for pos < len(block) {
+		size, err := objformat.BatchSizeAt(block, pos)
+		if err != nil {
+			return false, err
+		}
+		// The batch as a slice of the block whose capacity runs on to the
+		// block's end, so the response encoder sees that consecutive
+		// batches are adjacent and writes them as one part.
+		data := block[pos : pos+size]
 		h, err := wire.ParseBatchHeader(data)
 		if err != nil {
 			return false, err
 		}
 		last := h.LastOffset()
 		if last < *off {
+			pos += size
 			continue
 		}
 		if h.BaseOffset >= highWatermark {
@@ -107,6 +141,7 @@ func (p *partition) takeBatches(part *fetchPart, block []byte, off *int64, highW
 		part.batches = append(part.batches, data)
 		part.bytes += len(data)
 		*off = last + 1
+		pos += size
 	}
 	return false, nil
 }

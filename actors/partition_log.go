@@ -61,6 +61,7 @@ type partitionLog struct {
 
 	readaheadWindow int64 // bytes; 0 until the first cold miss
 	readaheadNext   int64 // offset where the last readahead window ends
+	coldCursor      coldCursor
 
 	waiters     []pendingAck
 	parked      []parkedFetch

@@ -139,17 +139,28 @@ func blocksEnd(entries []IndexEntry) int64 {
 // error.
 func BlockBatches(block []byte) ([][]byte, error) {
 	var batches [][]byte
-	for rest, position := block, 0; len(rest) > 0; {
-		if len(rest) < batchHeaderSize {
-			return nil, fmt.Errorf("%w: block truncated in a batch header at byte %d", ErrCorrupt, position)
+	for pos := 0; pos < len(block); {
+		size, err := BatchSizeAt(block, pos)
+		if err != nil {
+			return nil, err
 		}
-		length := int32(binary.BigEndian.Uint32(rest[8:]))
-		if length < 0 || int64(length) > int64(len(rest)-batchHeaderSize) {
-			return nil, fmt.Errorf("%w: batch at byte %d claims %d bytes, %d remain", ErrCorrupt, position, length, len(rest)-batchHeaderSize)
-		}
-		size := batchHeaderSize + int(length)
-		batches = append(batches, rest[:size:size])
-		rest, position = rest[size:], position+size
+		batches = append(batches, block[pos:pos+size:pos+size])
+		pos += size
 	}
 	return batches, nil
+}
+
+// BatchSizeAt returns the size of the record batch that starts at byte pos of
+// block, by the same framing as BlockBatches, so a reader can walk a block
+// from any batch boundary without splitting all of it.
+func BatchSizeAt(block []byte, pos int) (int, error) {
+	rest := block[pos:]
+	if len(rest) < batchHeaderSize {
+		return 0, fmt.Errorf("%w: block truncated in a batch header at byte %d", ErrCorrupt, pos)
+	}
+	length := int32(binary.BigEndian.Uint32(rest[8:]))
+	if length < 0 || int64(length) > int64(len(rest)-batchHeaderSize) {
+		return 0, fmt.Errorf("%w: batch at byte %d claims %d bytes, %d remain", ErrCorrupt, pos, length, len(rest)-batchHeaderSize)
+	}
+	return batchHeaderSize + int(length), nil
 }

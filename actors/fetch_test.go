@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/floe-io/floe/persistence/objformat"
+	"github.com/floe-io/floe/wire"
+)
+
+// Batches cut from one block merge into one part; batches of separate
+// buffers, or out of order, stay apart; the bytes are unchanged.
+func TestCoalesceMergesOnlyAdjacentBatches(t *testing.T) {
+	block := []byte("aaaabbbbccccdddd")
+	other := []byte("eeee")
+	in := [][]byte{block[0:4], block[4:8], block[8:12], other, block[12:16], block[4:8]}
+	want := bytes.Join(in, nil)
+	out := coalesce(in)
+	if got := bytes.Join(out, nil); !bytes.Equal(got, want) {
+		t.Fatalf("bytes changed: %q, want %q", got, want)
+	}
+	if len(out) != 4 || string(out[0]) != "aaaabbbbcccc" || string(out[1]) != "eeee" || string(out[2]) != "dddd" || string(out[3]) != "bbbb" {
+		t.Fatalf("parts %q", out)
+	}
+	// A slice whose capacity ends at its length never merges, even when
+	// the next one happens to follow it in memory.
+	capped := [][]byte{block[0:4:4], block[4:8]}
+	if out := coalesce(capped); len(out) != 2 {
+		t.Fatalf("merged past a capacity limit: %q", out)
+	}
+}
+
+// testBlock is a block of n batches; batch i holds offsets 3i..3i+2 and a
+// value of i%7*100 bytes.
+func testBlock(n int) []byte {
+	var block []byte
+	for i := range n {
+		b := kmsg.RecordBatch{
+			FirstOffset:          int64(3 * i),
+			Magic:                2,
+			LastOffsetDelta:      2,
+			NumRecords:           3,
+			Records:              make([]byte, i%7*100),
+			ProducerID:           -1,
+			ProducerEpoch:        -1,
+			FirstSequence:        -1,
+			PartitionLeaderEpoch: -1,
+		}
+		raw := b.AppendTo(nil)
+		binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+		block = append(block, raw...)
+	}
+	return block
+}
+
+// naiveTake is the plain rule takeBatches implements: every batch whose last
+// offset reaches off, below the high watermark, within the byte limit (the
+// first one always).
+func naiveTake(t *testing.T, block []byte, off, hw int64, maxBytes int32) (batches []byte, next int64, full bool) {
+	all, err := objformat.BlockBatches(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next = off
+	for _, b := range all {
+		h, err := wire.ParseBatchHeader(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.LastOffset() < next {
+			continue
+		}
+		if h.BaseOffset >= hw || (len(batches) > 0 && len(batches)+len(b) > int(maxBytes)) {
+			return batches, next, true
+		}
+		batches = append(batches, b...)
+		next = h.LastOffset() + 1
+	}
+	return batches, next, false
+}
+
+// takeBatches — resuming from its cursor, taking a block's rest whole —
+// returns exactly what the plain rule returns, for sequential reads,
+// re-reads, jumps back and jumps forward.
+func TestTakeBatchesMatchesPlainRule(t *testing.T) {
+	const batches = 200
+	block := testBlock(batches)
+	rng := objectRange{first: 0, end: 3 * batches, key: "o", size: int64(len(block))}
+	p := &partition{log: &partitionLog{}}
+	r := rand.New(rand.NewPCG(3, 4))
+	off := int64(0)
+	wholeRests := 0
+	for step := 0; step < 3000; step++ {
+		switch r.IntN(10) {
+		case 0:
+			off = r.Int64N(3 * batches) // a jump anywhere
+		case 1:
+			off = max(0, off-r.Int64N(10)) // a re-read
+		}
+		maxBytes := int32(1 + r.IntN(3000))
+		if r.IntN(5) == 0 {
+			maxBytes = int32(len(block)) // room for the whole rest
+		}
+		hw := int64(3*batches - 50 + r.IntN(100))
+
+		got := &fetchPart{maxBytes: maxBytes}
+		next := off
+		full, err := p.takeBatches(got, rng, block, &next, hw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantNext, wantFull := naiveTake(t, block, off, hw, maxBytes)
+		if full != wantFull || next != wantNext || !bytes.Equal(bytes.Join(got.batches, nil), want) || got.bytes != len(want) {
+			t.Fatalf("step %d from offset %d: got full %v, next %d, %d bytes; the plain rule gives full %v, next %d, %d bytes",
+				step, off, full, next, got.bytes, wantFull, wantNext, len(want))
+		}
+		if len(got.batches) == 1 && got.bytes > 3000 {
+			wholeRests++
+		}
+		off = next
+		if off >= hw || off >= 3*batches {
+			off = 0
+		}
+	}
+	if wholeRests == 0 {
+		t.Fatal("no read took a block's rest whole; the test does not cover that path")
+	}
+}
