@@ -163,7 +163,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		_ = n.net.Stop(context.Background())
 		return nil, err
 	}
-	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.sys.Collector())
+	// Scheduler latencies and GC pauses tell an operator whether the broker's
+	// goroutines wait for a CPU, the first thing to check when latency
+	// moves and the request histograms do not.
+	goRuntime := collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler, collectors.MetricsGC))
+	n.reg.MustRegister(goRuntime, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.sys.Collector())
 	n.startSampler()
 	if cfg.HTTP != "" {
 		if err := n.startAdmin(cfg.HTTP); err != nil {
