@@ -7,9 +7,9 @@ import (
 )
 
 // Append makes entries durable: it packs them into as few records as the
-// group-write buffer allows, writes them (one WriteAt unless the buffer fills
-// or the ring wraps), then Datasyncs, and returns the position just past the
-// last record. Group commit is the caller's business: pass every entry that is
+// group-write buffer allows, writes them durably (one WriteAtSync; WriteAts
+// and a Datasync when the buffer fills or the ring wraps), and returns the
+// position just past the last record. Group commit is the caller's business: pass every entry that is
 // waiting to one Append.
 //
 // ErrFull and ErrTooLarge write nothing and are not sticky. Any write or sync
@@ -48,11 +48,24 @@ func (w *WAL) Append(entries []Entry) (Position, error) {
 		// a rare huge batch does not pin memory for the WAL's lifetime.
 		buf = directio.AlignedBlock(int(biggest))
 	}
-	if err := w.write(entries, start, buf); err != nil {
+	last, lastOff, wrote, err := w.write(entries, start, buf)
+	if err != nil {
 		return 0, err
 	}
-	if err := w.file.Datasync(); err != nil {
-		return 0, w.fail("sync", err)
+	if len(last) > 0 && !wrote {
+		// The usual Append: one write, made durable in the same call.
+		if _, err := w.file.WriteAtSync(last, lastOff); err != nil {
+			return 0, w.fail("write", err)
+		}
+	} else {
+		if len(last) > 0 {
+			if _, err := w.file.WriteAt(last, lastOff); err != nil {
+				return 0, w.fail("write", err)
+			}
+		}
+		if err := w.file.Datasync(); err != nil {
+			return 0, w.fail("sync", err)
+		}
 	}
 	w.writePos.Store(int64(end))
 	return end, nil
@@ -96,13 +109,17 @@ func (w *WAL) plan(entries []Entry, start Position) (end Position, biggest int64
 
 // write encodes and writes the records that plan laid out, flushing buf when
 // it is full and before the write position wraps to the start of the ring.
-func (w *WAL) write(entries []Entry, start Position, buf []byte) error {
+// The last buffer it does not write: it returns it with its file offset, for
+// Append to write and sync in one call when nothing was written before it
+// (wrote).
+func (w *WAL) write(entries []Entry, start Position, buf []byte) (last []byte, lastOff int64, wrote bool, err error) {
 	pos, flushed, used := start, start, int64(0)
 	flush := func() error {
 		if used > 0 {
 			if _, err := w.file.WriteAt(buf[:used], w.fileOffset(flushed)); err != nil {
 				return w.fail("write", err)
 			}
+			wrote = true
 		}
 		flushed, used = pos, 0
 		return nil
@@ -113,19 +130,19 @@ func (w *WAL) write(entries []Entry, start Position, buf []byte) error {
 		if off := w.ring(pos); off+size > w.ringBytes {
 			if used+blockSize > int64(len(buf)) {
 				if err := flush(); err != nil {
-					return err
+					return nil, 0, false, err
 				}
 			}
 			encodeWrap(buf[used:], pos)
 			used += blockSize
 			pos += Position(w.ringBytes - off)
 			if err := flush(); err != nil {
-				return err
+				return nil, 0, false, err
 			}
 		}
 		if used+size > int64(len(buf)) {
 			if err := flush(); err != nil {
-				return err
+				return nil, 0, false, err
 			}
 		}
 		encodeRecord(buf[used:used+size], pos, entries[i:j], int(bodyLength))
@@ -133,5 +150,5 @@ func (w *WAL) write(entries []Entry, start Position, buf []byte) error {
 		pos += Position(size)
 		i = j
 	}
-	return flush()
+	return buf[:used], w.fileOffset(flushed), wrote, nil
 }

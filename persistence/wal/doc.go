@@ -2,9 +2,10 @@
 // 4 KiB blocks, written with O_DIRECT and fdatasync, read only by recovery.
 //
 // A Produce with acks≥1 is answered once its batches are in an Append that
-// returned: Append writes and then calls Datasync, because O_DIRECT alone only
-// bypasses the page cache; it does not flush the device's volatile write cache
-// (fdatasync does, with a FLUSH/FUA to the device). The trim point moves
+// returned: Append writes with RWF_DSYNC (or writes and then calls Datasync),
+// because O_DIRECT alone only bypasses the page cache; it does not flush the
+// device's volatile write cache (a synchronous write or fdatasync does, with a
+// FLUSH/FUA to the device). The trim point moves
 // forward once the data is uploaded to object storage and its metadata
 // committed; the caller keeps that point durably and hands it to Open.
 //
@@ -55,8 +56,9 @@
 // Append packs entries into records of at most Options.MaxWriteBytes (an
 // entry bigger than that gets a record of its own), lays them out after the
 // write position, refuses with ErrFull if they would overrun the trim point,
-// writes them from one reused aligned buffer with one WriteAt unless the
-// buffer fills or the ring wraps, and then calls Datasync once. One Append may
+// writes them from one reused aligned buffer with one WriteAtSync (pwritev2
+// with RWF_DSYNC); when the buffer fills or the ring wraps, it writes the
+// pieces with WriteAt and then calls Datasync once. One Append may
 // write at most half the ring (ErrTooLarge beyond that), so a wrap's padding
 // is always smaller than the records after it and an Append always fits into
 // an emptied ring. Any write or sync error is sticky (ErrStorage).

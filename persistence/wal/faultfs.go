@@ -170,6 +170,29 @@ func (ff *faultFile) WriteAt(p []byte, off int64) (int, error) {
 	return ff.inner.WriteAt(p, off)
 }
 
+// WriteAtSync is WriteAt then a sync of that write alone: a write fault
+// fails it unwritten, a sync fault fails it written but not durable (a crash
+// undoes it).
+func (ff *faultFile) WriteAtSync(p []byte, off int64) (int, error) {
+	n, err := ff.WriteAt(p, off)
+	if err != nil {
+		return n, err
+	}
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	if ff.crashed || ff.closed {
+		return 0, ErrCrashed
+	}
+	if ff.fs.shouldFailSync() {
+		return 0, ErrInjected
+	}
+	if err := ff.inner.Datasync(); err != nil {
+		return 0, err
+	}
+	ff.undo = ff.undo[:len(ff.undo)-1] // this write's
+	return n, nil
+}
+
 func (ff *faultFile) ReadAt(p []byte, off int64) (int, error) {
 	ff.mu.Lock()
 	defer ff.mu.Unlock()

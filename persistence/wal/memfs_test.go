@@ -77,7 +77,9 @@ func (f memFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f memFile) Datasync() error { return nil }
-func (f memFile) Close() error    { return nil }
+
+func (f memFile) WriteAtSync(p []byte, off int64) (int, error) { return f.WriteAt(p, off) }
+func (f memFile) Close() error                                 { return nil }
 
 func (f memFile) Size() (int64, error) {
 	f.d.mu.Lock()
