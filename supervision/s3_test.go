@@ -6,29 +6,20 @@ package supervision
 // bucket, after a clean restart and after kill -9.
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/floe-io/floe/internal/brokerproc"
 	"github.com/floe-io/floe/persistence/objstore"
 )
 
@@ -139,191 +130,16 @@ func TestS3RestartByteForByte(t *testing.T) {
 	t.Logf("read %d records back from %d objects in the bucket with %d object reads", partitions*perPartition, len(keys), n.Broker().ColdReads())
 }
 
-// buildFloe builds cmd/floe into a temporary directory (with -race when the
-// tests run with it, so that the broker's races show in its stderr).
-func buildFloe(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "floe")
-	args := []string{"build", "-o", bin}
-	if testRaceEnabled() {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "github.com/floe-io/floe/cmd/floe")...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func testRaceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" && s.Value == "true" {
-			return true
-		}
-	}
-	return false
-}
-
-// floeProcess is one run of `floe serve` in a subprocess.
-type floeProcess struct {
-	t        *testing.T
-	cmd      *exec.Cmd
-	addr     string // Kafka listener
-	httpAddr string // admin listener
-	mu       sync.Mutex
-	stderr   strings.Builder // guarded by mu
-	exited   chan struct{}   // closed once stderr is drained and Wait returned
-}
-
-var (
-	floeServingLine = regexp.MustCompile(`msg="floe serving" listen=(\S+)`)
-	walReplayedLine = regexp.MustCompile(`msg="WAL replayed" entries=(\d+) bytes=(\d+)`)
-)
+var walReplayedLine = regexp.MustCompile(`msg="WAL replayed" entries=(\d+) bytes=(\d+)`)
 
 // startFloeProcess runs `floe serve` (the binary bin) on dir with the S3
 // credentials of this process's environment (and no other FLOE_ variable),
 // and waits for it to serve.
-func startFloeProcess(t *testing.T, bin, dir string, extra ...string) *floeProcess {
+func startFloeProcess(t *testing.T, bin, dir string, extra ...string) *brokerproc.Process {
 	t.Helper()
-	httpAddr := freeLoopbackAddr(t)
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--http", httpAddr, "--data-dir", dir, "--wal-capacity", "64MiB"}
-	cmd := exec.Command(bin, append(args, extra...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "FLOE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0",
-		"FLOE_S3_ACCESS_KEY_ID="+os.Getenv("FLOE_S3_ACCESS_KEY_ID"),
-		"FLOE_S3_SECRET_ACCESS_KEY="+os.Getenv("FLOE_S3_SECRET_ACCESS_KEY"))
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &floeProcess{t: t, cmd: cmd, httpAddr: httpAddr, exited: make(chan struct{})}
-	addrs := make(chan string, 1)
-	go func() {
-		defer close(p.exited)
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.stderr.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := floeServingLine.FindStringSubmatch(line); m != nil {
-				select {
-				case addrs <- m[1]:
-				default:
-				}
-			}
-		}
-		_ = cmd.Wait() // after the pipe is drained, as exec requires
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-		if strings.Contains(p.log(), "WARNING: DATA RACE") {
-			t.Errorf("the broker reported a data race:\n%s", p.tail(200))
-		}
-		if t.Failed() {
-			t.Logf("broker pid %d stderr (tail):\n%s", cmd.Process.Pid, p.tail(60))
-		}
-	})
-	select {
-	case p.addr = <-addrs:
-	case <-p.exited:
-		t.Fatalf("broker exited before serving (%v):\n%s", cmd.ProcessState, p.tail(60))
-	case <-time.After(time.Minute):
-		t.Fatalf("broker not serving after a minute:\n%s", p.tail(60))
-	}
-	return p
-}
-
-// freeLoopbackAddr picks a free port for the admin listener, whose address
-// the broker does not log. Another process could take it before the broker
-// binds; the broker then fails to start and says so.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-func (p *floeProcess) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-func (p *floeProcess) tail(lines int) string {
-	all := strings.Split(strings.TrimRight(p.log(), "\n"), "\n")
-	return strings.Join(all[max(0, len(all)-lines):], "\n")
-}
-
-// kill9 sends SIGKILL and waits for the process to be gone.
-func (p *floeProcess) kill9() {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		p.t.Fatalf("SIGKILL: %v", err)
-	}
-	<-p.exited
-}
-
-// terminate sends SIGTERM and returns the exit code.
-func (p *floeProcess) terminate(timeout time.Duration) int {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		p.t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		p.t.Fatalf("broker still running %v after SIGTERM:\n%s", timeout, p.tail(60))
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-// metric reads a counter or gauge from the broker's /metrics.
-func (p *floeProcess) metric(name string) float64 {
-	p.t.Helper()
-	resp, err := http.Get("http://" + p.httpAddr + "/metrics")
-	if err != nil {
-		p.t.Fatalf("scrape /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		p.t.Fatalf("scrape /metrics: %v", err)
-	}
-	for line := range strings.SplitSeq(string(body), "\n") {
-		if value, ok := strings.CutPrefix(line, name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-			if err != nil {
-				p.t.Fatalf("metric %s: %v", name, err)
-			}
-			return v
-		}
-	}
-	p.t.Fatalf("metric %s not in /metrics", name)
-	return 0
+	env := brokerproc.CleanEnv("FLOE_S3_ACCESS_KEY_ID", "FLOE_S3_SECRET_ACCESS_KEY")
+	args := []string{"--http", brokerproc.FreeLoopbackAddr(t), "--wal-capacity", "64MiB"}
+	return brokerproc.Start(t, bin, dir, env, append(args, extra...)...)
 }
 
 // TestS3Kill9 kills the broker (SIGKILL) while producers run and part of the
@@ -343,9 +159,12 @@ func TestS3Kill9(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	storeArgs := []string{"--object-store", bucketURL, "--upload-size", "1MiB", "--upload-interval", "200ms"}
 
-	bin := buildFloe(t)
+	bin, err := brokerproc.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := startFloeProcess(t, bin, dir, storeArgs...)
-	admin, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
+	admin, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,17 +179,17 @@ func TestS3Kill9(t *testing.T) {
 		t.Fatalf("create topic: %v", err)
 	}
 
-	ps := startAckedProducers(t, b.addr, topic, partitions, nil, nil, nil)
+	ps := startAckedProducers(t, b.Addr, topic, partitions, nil, nil, nil)
 	book := ps.book
-	ready := func() bool { return book.acks.Load() >= ackTarget && b.metric("floe_upload_bytes_total") > 0 }
+	ready := func() bool { return book.acks.Load() >= ackTarget && b.Metric("floe_upload_bytes_total") > 0 }
 	if !waitUntil(60*time.Second, ready) {
-		t.Fatalf("after 60 s: %d acks (want %d), %v bytes uploaded; failures: %s", book.acks.Load(), ackTarget, b.metric("floe_upload_bytes_total"), book.errorSummary())
+		t.Fatalf("after 60 s: %d acks (want %d), %v bytes uploaded; failures: %s", book.acks.Load(), ackTarget, b.Metric("floe_upload_bytes_total"), book.errorSummary())
 	}
 	if failed := book.failed.Load(); failed > 0 {
 		t.Fatalf("%d produces failed before the kill: %s", failed, book.errorSummary())
 	}
-	uploaded := b.metric("floe_upload_bytes_total")
-	b.kill9()
+	uploaded := b.Metric("floe_upload_bytes_total")
+	b.Kill9()
 	atKill := len(bucketKeys(t, bucketURL))
 	// Every record now ends: acknowledged if its answer came before the
 	// kill, failed otherwise.
@@ -384,19 +203,19 @@ func TestS3Kill9(t *testing.T) {
 	b2 := startFloeProcess(t, bin, dir, append(storeArgs, "--log-cache-size", "1")...)
 	// Part of the acknowledged data was only in the WAL at the kill: recovery
 	// replays it (and uploads it) before serving.
-	m := walReplayedLine.FindStringSubmatch(b2.log())
+	m := walReplayedLine.FindStringSubmatch(b2.Log())
 	if m == nil {
-		t.Fatalf("no WAL replay line in the restarted broker's log:\n%s", b2.tail(40))
+		t.Fatalf("no WAL replay line in the restarted broker's log:\n%s", b2.Tail(40))
 	}
 	if m[1] == "0" {
 		t.Fatal("the WAL held nothing at the kill: the test would not cover WAL replay with S3")
 	}
 	t.Logf("restart replayed %s WAL entries (%s bytes)", m[1], m[2])
-	verifyAcknowledged(t, b2.addr, topic, partitions, acked)
-	if reads := b2.metric("floe_cold_read_bytes_total"); reads == 0 {
+	verifyAcknowledged(t, b2.Addr, topic, partitions, acked)
+	if reads := b2.Metric("floe_cold_read_bytes_total"); reads == 0 {
 		t.Fatal("after the restart with an empty log cache, no byte was read from the bucket")
 	}
-	if code := b2.terminate(30 * time.Second); code != 0 {
+	if code := b2.Terminate(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
 }

@@ -6,7 +6,6 @@ package main
 // broker's races show up in its stderr, which the tests check).
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -16,16 +15,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/floe-io/floe/internal/brokerproc"
 )
 
 // floeBinary is the path of the binary TestMain built.
@@ -42,32 +41,11 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(binDir)
-	floeBinary = filepath.Join(binDir, "floe")
-	args := []string{"build", "-o", floeBinary}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "crash tests: go build:", err)
+	if floeBinary, err = brokerproc.Build(binDir); err != nil {
+		fmt.Fprintln(os.Stderr, "crash tests:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-// raceEnabled reports whether this test binary was built with -race.
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" && s.Value == "true" {
-			return true
-		}
-	}
-	return false
 }
 
 // dataDir is a fresh directory under the package dir: t.TempDir may be on
@@ -82,136 +60,11 @@ func dataDir(t *testing.T) string {
 	return dir
 }
 
-// syncBuffer collects a subprocess's stderr for diagnostics.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) WriteLine(line string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.WriteString(line)
-	b.buf.WriteByte('\n')
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// brokerProcess is one run of `floe serve`.
-type brokerProcess struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	addr   string
-	stderr *syncBuffer
-	exited chan struct{} // closed once stderr is drained and Wait returned
-}
-
-var servingLine = regexp.MustCompile(`msg="floe serving" listen=(\S+)`)
-
-// startBroker runs `floe serve` on port 0 with dir as its data directory and
-// waits (up to a minute: recovery may replay a WAL) for its serving line.
-func startBroker(t *testing.T, dir string, extra ...string) *brokerProcess {
+// startBroker runs `floe serve` on port 0 with dir as its data directory.
+func startBroker(t *testing.T, dir string, extra ...string) *brokerproc.Process {
 	t.Helper()
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", dir,
-		"--wal-capacity", "256MiB", "--log-cache-size", "64MiB"}
-	cmd := exec.Command(floeBinary, append(args, extra...)...)
-	cmd.Env = cleanEnv()
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	b := &brokerProcess{t: t, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	addrs := make(chan string, 1)
-	go func() {
-		defer close(b.exited)
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			b.stderr.WriteLine(line)
-			if m := servingLine.FindStringSubmatch(line); m != nil {
-				select {
-				case addrs <- m[1]:
-				default:
-				}
-			}
-		}
-		_ = cmd.Wait() // after the pipe is drained, as exec requires
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-b.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-b.exited
-		}
-		if strings.Contains(b.stderr.String(), "WARNING: DATA RACE") {
-			t.Errorf("the broker reported a data race:\n%s", b.tail(200))
-		}
-		if t.Failed() {
-			t.Logf("broker pid %d stderr (tail):\n%s", cmd.Process.Pid, b.tail(60))
-		}
-	})
-	select {
-	case b.addr = <-addrs:
-	case <-b.exited:
-		t.Fatalf("broker exited before serving (%v):\n%s", cmd.ProcessState, b.tail(60))
-	case <-time.After(time.Minute):
-		t.Fatalf("broker not serving after a minute:\n%s", b.tail(60))
-	}
-	return b
-}
-
-// cleanEnv is this process's environment without FLOE_ variables, so that a
-// developer's settings cannot change what a test runs.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "FLOE_") {
-			env = append(env, kv)
-		}
-	}
-	// A -race binary sleeps a second at exit by default; nothing here needs it.
-	return append(env, "GORACE=atexit_sleep_ms=0")
-}
-
-func (b *brokerProcess) tail(lines int) string {
-	all := strings.Split(strings.TrimRight(b.stderr.String(), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
-
-// kill9 sends SIGKILL and waits for the process to be gone.
-func (b *brokerProcess) kill9() {
-	b.t.Helper()
-	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		b.t.Fatalf("SIGKILL: %v", err)
-	}
-	<-b.exited
-}
-
-// terminate sends SIGTERM and returns the exit code, failing the test if the
-// process is still running after timeout.
-func (b *brokerProcess) terminate(timeout time.Duration) int {
-	b.t.Helper()
-	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		b.t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-b.exited:
-	case <-time.After(timeout):
-		b.t.Fatalf("broker still running %v after SIGTERM:\n%s", timeout, b.tail(60))
-	}
-	return b.cmd.ProcessState.ExitCode()
+	args := []string{"--http", "127.0.0.1:0", "--wal-capacity", "256MiB", "--log-cache-size", "64MiB"}
+	return brokerproc.Start(t, floeBinary, dir, nil, append(args, extra...)...)
 }
 
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
@@ -337,7 +190,7 @@ func TestKill9DuringProduce(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := dataDir(t)
 			b := startBroker(t, dir, c.args...)
-			createTopic(t, b.addr, topic, partitions)
+			createTopic(t, b.Addr, topic, partitions)
 
 			acks := newAckLog()
 			ctx, cancel := context.WithCancel(context.Background())
@@ -345,7 +198,7 @@ func TestKill9DuringProduce(t *testing.T) {
 			var wg sync.WaitGroup
 			clients := make([]*kgo.Client, producers)
 			for w := range producers {
-				clients[w] = newClient(t, b.addr, kgo.ProducerLinger(time.Millisecond))
+				clients[w] = newClient(t, b.Addr, kgo.ProducerLinger(time.Millisecond))
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -367,7 +220,7 @@ func TestKill9DuringProduce(t *testing.T) {
 			if failed := acks.failed.Load(); failed > 0 {
 				t.Fatalf("%d produces failed before the kill (last: %v)", failed, acks.lastErr.Load())
 			}
-			b.kill9()
+			b.Kill9()
 			atKill := objectFiles(t, objectsDir)
 			cancel()
 			wg.Wait()
@@ -391,8 +244,8 @@ func TestKill9DuringProduce(t *testing.T) {
 			acks.mu.Unlock()
 
 			b2 := startBroker(t, dir, c.args...)
-			verifyAfterCrash(t, b2.addr, topic, partitions, acked)
-			if code := b2.terminate(30 * time.Second); code != 0 {
+			verifyAfterCrash(t, b2.Addr, topic, partitions, acked)
+			if code := b2.Terminate(30 * time.Second); code != 0 {
 				t.Fatalf("exit code %d after SIGTERM, want 0", code)
 			}
 		})
@@ -489,8 +342,8 @@ func TestSIGTERMCleanExit(t *testing.T) {
 	const topic, count = "graceful", 50
 	dir := dataDir(t)
 	b := startBroker(t, dir)
-	createTopic(t, b.addr, topic, 1)
-	cl := newClient(t, b.addr)
+	createTopic(t, b.Addr, topic, 1)
+	cl := newClient(t, b.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := range count {
@@ -501,8 +354,8 @@ func TestSIGTERMCleanExit(t *testing.T) {
 	}
 	cl.Close()
 	start := time.Now()
-	if code := b.terminate(30 * time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, b.tail(40))
+	if code := b.Terminate(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, b.Tail(40))
 	}
 	t.Logf("exited 0 %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 
@@ -511,8 +364,8 @@ func TestSIGTERMCleanExit(t *testing.T) {
 	for i := range count {
 		acked[0][int64(i)] = fmt.Sprintf("graceful-%d", i)
 	}
-	verifyAfterCrash(t, b2.addr, topic, 1, acked)
-	if code := b2.terminate(30 * time.Second); code != 0 {
+	verifyAfterCrash(t, b2.Addr, topic, 1, acked)
+	if code := b2.Terminate(30 * time.Second); code != 0 {
 		t.Fatalf("second run: exit code %d after SIGTERM, want 0", code)
 	}
 }
@@ -524,7 +377,7 @@ func TestHelp(t *testing.T) {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer
 			cmd := exec.Command(floeBinary, args...)
-			cmd.Env = cleanEnv()
+			cmd.Env = brokerproc.CleanEnv()
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("floe %v: %v\n%s", args, err, out.String())
@@ -545,7 +398,7 @@ func TestHelp(t *testing.T) {
 	t.Run("env FLOE_LOG_LEVEL=bogus", func(t *testing.T) {
 		var out bytes.Buffer
 		cmd := exec.Command(floeBinary, "serve", "--listen", "127.0.0.1:0", "--http", "", "--data-dir", dataDir(t))
-		cmd.Env = append(cleanEnv(), "FLOE_LOG_LEVEL=bogus")
+		cmd.Env = append(brokerproc.CleanEnv(), "FLOE_LOG_LEVEL=bogus")
 		cmd.Stdout, cmd.Stderr = &out, &out
 		done := make(chan error, 1)
 		if err := cmd.Start(); err != nil {

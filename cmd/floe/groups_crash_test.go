@@ -93,8 +93,8 @@ func TestKill9KeepsGroupOffsets(t *testing.T) {
 	const partitions, perPartition = 4, 3000
 	dir := dataDir(t)
 	b := startBroker(t, dir)
-	createTopic(t, b.addr, "grouped", partitions)
-	producer := newClient(t, b.addr)
+	createTopic(t, b.Addr, "grouped", partitions)
+	producer := newClient(t, b.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for i := 0; i < perPartition; i++ {
@@ -107,7 +107,7 @@ func TestKill9KeepsGroupOffsets(t *testing.T) {
 	}
 	producer.Close()
 
-	c := startCrashConsumer(t, b.addr, "crash-group", "grouped")
+	c := startCrashConsumer(t, b.Addr, "crash-group", "grouped")
 	select {
 	case <-c.committed:
 	case <-time.After(time.Minute):
@@ -116,7 +116,7 @@ func TestKill9KeepsGroupOffsets(t *testing.T) {
 	if !waitFor(time.Minute, func() bool { return c.total() >= partitions*perPartition/4 }) {
 		t.Fatalf("consumed only %d records", c.total())
 	}
-	b.kill9() // mid-run: the consumer is polling and committing
+	b.Kill9() // mid-run: the consumer is polling and committing
 	c.cancel()
 	<-c.done
 	go c.cl.Close()
@@ -129,7 +129,7 @@ func TestKill9KeepsGroupOffsets(t *testing.T) {
 	t.Logf("killed after %d records consumed; acknowledged commits %v", c.total(), acked)
 
 	b = startBroker(t, dir)
-	cl := newClient(t, b.addr)
+	cl := newClient(t, b.Addr)
 	adm := kadm.NewClient(cl)
 	var fetched kadm.OffsetResponses
 	if !waitFor(30*time.Second, func() bool {
@@ -151,7 +151,7 @@ func TestKill9KeepsGroupOffsets(t *testing.T) {
 	}
 
 	// The group re-forms and resumes at the commits: nothing skipped.
-	r := startCrashConsumer(t, b.addr, "crash-group", "grouped")
+	r := startCrashConsumer(t, b.Addr, "crash-group", "grouped")
 	defer func() { r.cancel(); <-r.done; r.cl.Close() }()
 	want := 0
 	for p := int32(0); p < partitions; p++ {
