@@ -39,9 +39,11 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 			return
 		}
 		p.advance("baseline", time.Now())
+		baselineStart := takeRuntimeSnapshot()
 		if !wait(ctx, cfg.Baseline) {
 			return
 		}
+		c.BaselineClient = takeRuntimeSnapshot().since(baselineStart)
 		starts, err := offsets(ctx, cfg, false)
 		if err != nil {
 			stopErr = err
@@ -58,6 +60,8 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 		c.BacklogBytes = c.BacklogRecords * int64(cfg.RecordSize)
 		tracker = newDrainTracker(starts, ends)
 		p.advance("catchup", time.Now())
+		catchupStart := takeRuntimeSnapshot()
+		defer func() { c.CatchupClient = takeRuntimeSnapshot().since(catchupStart) }()
 		if len(cfg.ConsumerCommand) > 0 {
 			stopProcess, err := startConsumerProcess(cfg, starts, ends, consRec.count, tracker)
 			if err != nil {

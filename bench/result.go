@@ -121,6 +121,11 @@ type CatchupResult struct {
 	// caught up; RateMultiple is the read rate over it (target ≥ 5).
 	ProduceRecordsPS float64 `json:"produce_records_per_second"`
 	RateMultiple     float64 `json:"rate_multiple"`
+
+	// BaselineClient and CatchupClient are the bench process's own
+	// runtime in the two windows (see ClientRuntime).
+	BaselineClient ClientRuntime `json:"baseline_client_runtime"`
+	CatchupClient  ClientRuntime `json:"catchup_client_runtime"`
 }
 
 // ConnectionsResult is the connection scenario's verdict.

@@ -104,6 +104,15 @@ func TestCatchupAgainstKfake(t *testing.T) {
 	m := jsonShape(t, res)
 	wantNumber(t, wantObject(t, m, "catchup"), "backlog_records", "p50_ratio", "p99_ratio", "drain_seconds",
 		"read_records_per_second", "read_mib_per_second", "rate_multiple", "produce_records_per_second")
+	for _, window := range []string{"baseline_client_runtime", "catchup_client_runtime"} {
+		wantNumber(t, wantObject(t, wantObject(t, m, "catchup"), window), "sched_latency_p99_us", "sched_latency_max_us",
+			"gc_cycles", "gc_pause_max_us", "cpu_percent")
+	}
+	// The client produced and consumed in both windows: it used CPU, and
+	// its goroutines were scheduled.
+	if b, k := res.Catchup.BaselineClient, res.Catchup.CatchupClient; b.CPUPercent <= 0 || k.CPUPercent <= 0 || b.SchedMaxUs <= 0 || k.SchedMaxUs <= 0 {
+		t.Errorf("client runtime: baseline %+v, catch-up %+v", b, k)
+	}
 
 	c := res.Catchup
 	if names := phaseNames(res); strings.Join(names, ",") != "backlog,baseline,catchup,drain" {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +119,30 @@ func TestNiceScale(t *testing.T) {
 		if diff := top - c.top; step != c.step || diff > 1e-9 || diff < -1e-9 {
 			t.Errorf("niceScale(%g) = %g, %g; want %g, %g", c.v, step, top, c.step, c.top)
 		}
+	}
+}
+
+// The quantile of a histogram difference counts only what was added between
+// the two readings, and answers with bucket upper bounds.
+func TestHistQuantileUsOfDifference(t *testing.T) {
+	buckets := []float64{0, 1e-6, 1e-5, 1e-4, 1e-3, math.Inf(1)}
+	earlier := &metrics.Float64Histogram{Buckets: buckets, Counts: []uint64{0, 0, 0, 0, 500}} // old, slow
+	later := &metrics.Float64Histogram{Buckets: buckets, Counts: []uint64{98, 1, 0, 1, 500}}
+	if got := histQuantileUs(later, earlier, 0.5); got != 1 {
+		t.Errorf("p50 %v µs, want 1", got)
+	}
+	if got := histQuantileUs(later, earlier, 0.99); got != 10 {
+		t.Errorf("p99 %v µs, want 10", got)
+	}
+	if got := histQuantileUs(later, earlier, 1); got != 1000 {
+		t.Errorf("max %v µs, want 1000", got)
+	}
+	if got := histQuantileUs(earlier, earlier, 0.99); got != 0 {
+		t.Errorf("empty window: %v", got)
+	}
+	// The last bucket is unbounded: its lower bound is reported.
+	inf := &metrics.Float64Histogram{Buckets: buckets, Counts: []uint64{0, 0, 0, 0, 501}}
+	if got := histQuantileUs(inf, earlier, 1); got != 1000 {
+		t.Errorf("open bucket: %v", got)
 	}
 }
