@@ -38,7 +38,12 @@ type Config struct {
 	// need. 0: no limit.
 	ColdReadBytesPerSecond int64
 
-	RetentionCheckInterval     time.Duration // how often retention runs
+	RetentionCheckInterval time.Duration // how often retention (and producer expiry) runs
+	// ProducerIDExpiration is how long a partition keeps an idempotent
+	// producer's state after its last write (Kafka's
+	// producer.id.expiration.ms, KIP-854; default one day). Without it,
+	// every producer that ever wrote would be remembered for ever.
+	ProducerIDExpiration       time.Duration
 	CompactionInterval         time.Duration // how often compaction looks for work
 	CompactionBytesPerSecond   int64         // read+write budget of compaction
 	CompactionSmallObjectBytes int64         // objects below this size are merged
@@ -74,6 +79,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.RetentionCheckInterval <= 0 {
 		c.RetentionCheckInterval = 30 * time.Second
+	}
+	if c.ProducerIDExpiration <= 0 {
+		c.ProducerIDExpiration = 24 * time.Hour
 	}
 	if c.CompactionInterval <= 0 {
 		c.CompactionInterval = time.Minute
@@ -146,6 +154,7 @@ type Broker struct {
 
 	coldReads          atomic.Int64 // object reads served to fetches
 	cacheBytes         atomic.Int64 // bytes in every partition's log cache
+	producerStates     atomic.Int64 // idempotent producers tracked, over every partition
 	walQueued          atomic.Int64 // bytes sent to WAL shards, not yet written
 	storageError       atomic.Bool  // a WAL failed: the broker is not healthy
 	compactionInterval atomic.Int64 // nanoseconds; from Config, changeable

@@ -130,3 +130,30 @@ func TestTakeBatchesMatchesPlainRule(t *testing.T) {
 		t.Fatal("no read took a block's rest whole; the test does not cover that path")
 	}
 }
+
+// Producers last seen before the cutoff are forgotten, with their last
+// offsets; the others stay, and a forgotten producer starts afresh.
+func TestProducerStatesExpire(t *testing.T) {
+	ps := make(producerStates)
+	batch := func(id int64, seq int32) wire.BatchHeader {
+		return wire.BatchHeader{ProducerID: id, ProducerEpoch: 0, BaseSequence: seq, LastOffsetDelta: 1}
+	}
+	ps.record(batch(1, 0), 0, 1, 1000)
+	ps.record(batch(1, 2), 2, 3, 5000) // seen again later
+	ps.record(batch(2, 0), 4, 5, 2000)
+	ps.record(batch(3, 0), 6, 7, 9000)
+	gone := ps.expire(5000)
+	if len(gone) != 1 || gone[2] != 5 {
+		t.Fatalf("expired %v, want producer 2 at offset 5", gone)
+	}
+	if _, ok := ps[1]; !ok || len(ps) != 2 {
+		t.Fatalf("left %d producers", len(ps))
+	}
+	// Producer 2 writes again with a later sequence: accepted as new.
+	if c := ps.check(batch(2, 40)); c.code != 0 || c.duplicate {
+		t.Fatalf("a forgotten producer's next batch: %+v", c)
+	}
+	if gone := ps.expire(5001); len(gone) != 1 || gone[1] != 3 {
+		t.Fatalf("expired %v at 5001, want producer 1 (seen at 5000) at offset 3", gone)
+	}
+}

@@ -21,6 +21,12 @@ type (
 		done   func(error) // may be nil
 	}
 	maintenanceTickMsg struct{}
+	// forgetProducersMsg deletes the stored state of producers a partition
+	// expired (producer id → the last offset it knew of them).
+	forgetProducersMsg struct {
+		stream      uint64
+		lastOffsets map[int64]int64
+	}
 )
 
 // maintenanceTimeout bounds one object deletion.
@@ -53,8 +59,17 @@ func (m *maintenance) Receive(ctx actor.Context) {
 		if msg.done != nil {
 			msg.done(err)
 		}
+	case *forgetProducersMsg:
+		if err := m.b.deps.Meta.ForgetProducers(msg.stream, msg.lastOffsets); err != nil {
+			// Kept in the store: reloaded at the next start, they expire
+			// again a period later.
+			m.b.log.Warn("forgetting expired producers", "stream", msg.stream, "producers", len(msg.lastOffsets), "err", err)
+			return
+		}
+		m.b.metrics.producersExpired.Add(float64(len(msg.lastOffsets)))
 	case maintenanceTickMsg:
 		m.retention()
+		m.expireProducers()
 		if err := m.deleteExpiredObjects(); err != nil {
 			m.b.log.Warn("deleting expired objects", "err", err)
 		}
@@ -75,6 +90,16 @@ func (m *maintenance) retention() {
 		if msg.retentionMs < 0 && msg.retentionBytes < 0 {
 			continue
 		}
+		for _, p := range t.partitions {
+			m.b.send(p.pid, msg)
+		}
+	}
+}
+
+// expireProducers asks every partition to forget its idle producers.
+func (m *maintenance) expireProducers() {
+	msg := &expireProducersMsg{nowMillis: time.Now().UnixMilli(), expiration: m.b.cfg.ProducerIDExpiration}
+	for _, t := range m.b.reg.load().byName {
 		for _, p := range t.partitions {
 			m.b.send(p.pid, msg)
 		}

@@ -26,6 +26,7 @@ type brokerMetrics struct {
 	compactionBytes  prometheus.Counter
 	compactionErrors prometheus.Counter
 	objectsDeleted   prometheus.Counter
+	producersExpired prometheus.Counter
 	coldThrottled    prometheus.Counter
 }
 
@@ -51,19 +52,22 @@ func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 		compactionErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_errors_total", Help: "Failed compaction rounds (retried)."}),
 		coldThrottled:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_cold_read_throttled_total", Help: "Cold fetch partitions held back by the cold-read byte budget."}),
 		objectsDeleted:   prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_objects_deleted_total", Help: "Objects deleted after retention or compaction."}),
+		producersExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_producers_expired_total", Help: "Idempotent producer states forgotten after producer-id-expiration (per partition), in memory and in the metadata store."}),
 		blockHits:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_block_cache_hits_total", Help: "Blocks served to cold fetches from the block cache."}),
 	}
 	if reg == nil {
 		return m
 	}
 	reg.MustRegister(m.walWrite, m.walGroupBytes, m.walGroupCount, m.walErrors, m.walFull, m.produceRefused,
-		m.upload, m.uploadBytes, m.uploadErrors, m.coldRead, m.coldReadBytes, m.coldReadErrors, m.cacheHits, m.cacheMisses, m.blockHits, m.compactionBytes, m.compactionErrors, m.objectsDeleted, m.coldThrottled,
+		m.upload, m.uploadBytes, m.uploadErrors, m.coldRead, m.coldReadBytes, m.coldReadErrors, m.cacheHits, m.cacheMisses, m.blockHits, m.compactionBytes, m.compactionErrors, m.objectsDeleted, m.producersExpired, m.coldThrottled,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_bytes", Help: "Bytes in the cold path's block cache."},
 			func() float64 { return float64(b.blocks.Stats().Bytes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "floe_block_cache_prefetched_unread_total", Help: "Readahead blocks evicted before anyone read them."},
 			func() float64 { return float64(b.blocks.Stats().PrefetchedUnread) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_log_cache_bytes", Help: "Bytes in the log cache (tail data)."},
 			func() float64 { return float64(b.cacheBytes.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_producer_states", Help: "Idempotent producers whose state partitions keep, summed over partitions."},
+			func() float64 { return float64(b.producerStates.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_wal_queued_bytes", Help: "Bytes accepted for the WAL, not yet written."},
 			func() float64 { return float64(b.walQueued.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_wal_used_bytes", Help: "WAL bytes not yet trimmed (not yet in objects)."},

@@ -81,6 +81,8 @@ func (p *partition) Receive(ctx actor.Context) {
 		p.listOffset(m)
 	case *retentionMsg:
 		p.applyRetention(m)
+	case *expireProducersMsg:
+		p.expireProducers(m)
 	case *deleteRecordsMsg:
 		p.deleteRecords(m)
 	case *compactedMsg:
@@ -113,15 +115,48 @@ func (p *partition) start() {
 	p.publish()
 }
 
+// rebuildProducers rebuilds producer state from the last upload's snapshot
+// and the batches still in the cache. A rebuilt producer counts as seen now:
+// a restart gives every producer a full expiration period again, so expiry
+// can come late but never early.
 func (p *partition) rebuildProducers() {
+	now := time.Now().UnixMilli()
 	p.producers = make(producerStates)
 	for _, s := range p.log.snapshot {
 		h := wire.BatchHeader{ProducerID: s.ProducerID, ProducerEpoch: s.Epoch, BaseSequence: s.FirstSeq, LastOffsetDelta: s.LastSeq - s.FirstSeq}
-		p.producers.record(h, s.BaseOffset, s.LastOffset)
+		p.producers.record(h, s.BaseOffset, s.LastOffset, now)
 	}
 	for _, c := range p.log.live() {
-		p.producers.record(c.header, c.base, c.last)
+		p.producers.record(c.header, c.base, c.last, now)
 	}
+	p.countProducers()
+}
+
+// countProducers brings the broker's count of tracked producers
+// (floe_producer_states) up to date with this partition's.
+func (p *partition) countProducers() {
+	n := int64(len(p.producers))
+	p.b.producerStates.Add(n - p.log.producerCount)
+	p.log.producerCount = n
+}
+
+// expireProducers forgets the producers idle for longer than the
+// expiration and asks the maintenance actor to delete their stored state.
+func (p *partition) expireProducers(m *expireProducersMsg) {
+	gone := p.producers.expire(m.nowMillis - m.expiration.Milliseconds())
+	if len(gone) == 0 {
+		return
+	}
+	p.countProducers()
+	kept := p.log.snapshot[:0]
+	for _, s := range p.log.snapshot {
+		if _, expired := gone[s.ProducerID]; !expired {
+			kept = append(kept, s)
+		}
+	}
+	clear(p.log.snapshot[len(kept):])
+	p.log.snapshot = kept
+	p.b.send(p.b.maintenance, &forgetProducersMsg{stream: p.ref.stream, lastOffsets: gone})
 }
 
 func (p *partition) publish() {
@@ -186,7 +221,10 @@ func (p *partition) produce(m *produceMsg) {
 	l.nextOffset = last + 1
 	l.appendBatch(cachedBatch{base: base, last: last, header: h, data: batch})
 	p.b.cacheBytes.Add(int64(len(batch)))
-	p.producers.record(h, base, last)
+	p.producers.record(h, base, last, time.Now().UnixMilli())
+	if int64(len(p.producers)) != p.log.producerCount {
+		p.countProducers()
+	}
 
 	p.b.walQueued.Add(int64(len(batch)))
 	p.b.send(p.b.shards[p.ref.wal], &walAppendMsg{

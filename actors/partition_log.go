@@ -57,7 +57,8 @@ type partitionLog struct {
 
 	objects []objectRange // ascending by first
 
-	snapshot []meta.ProducerState // producer state at the last upload, from meta
+	snapshot      []meta.ProducerState // producer state at the last upload, from meta
+	producerCount int64                // producers tracked, as counted in Broker.producerStates
 
 	readaheadWindow int64 // bytes; 0 until the first cold miss
 	readaheadNext   int64 // offset where the last readahead window ends

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -11,6 +13,12 @@ type (
 		nowMillis      int64
 		retentionMs    int64 // -1: keep for ever
 		retentionBytes int64 // -1: no limit
+	}
+	// expireProducersMsg asks a partition to forget the producers it has
+	// not seen for expiration.
+	expireProducersMsg struct {
+		nowMillis  int64
+		expiration time.Duration
 	}
 	// deleteRecordsMsg moves the log start offset to offset (DeleteRecords).
 	deleteRecordsMsg struct {

@@ -23,6 +23,10 @@ type producerEntry struct {
 	batches [producerWindow]seqBatch // ring, newest at (next-1)
 	next    int
 	count   int
+	// lastSeen is when (unix ms, broker clock) the partition last recorded
+	// a batch of this producer, or rebuilt its state at start: the
+	// producer expires producer.id.expiration after it (KIP-854).
+	lastSeen int64
 }
 
 func (e *producerEntry) last() (seqBatch, bool) {
@@ -106,8 +110,8 @@ func (ps producerStates) check(h wire.BatchHeader) seqCheck {
 	return seqCheck{}
 }
 
-// record notes a batch written at [base, last].
-func (ps producerStates) record(h wire.BatchHeader, base, last int64) {
+// record notes a batch written at [base, last], at now (unix ms).
+func (ps producerStates) record(h wire.BatchHeader, base, last, now int64) {
 	if h.ProducerID < 0 {
 		return
 	}
@@ -119,6 +123,7 @@ func (ps producerStates) record(h wire.BatchHeader, base, last int64) {
 	if h.ProducerEpoch < e.epoch {
 		return
 	}
+	e.lastSeen = max(e.lastSeen, now)
 	lastSeq := h.BaseSequence + h.LastOffsetDelta
 	if lastSeq < h.BaseSequence {
 		lastSeq = h.LastOffsetDelta - (1<<31 - 1 - h.BaseSequence) - 1
@@ -127,4 +132,27 @@ func (ps producerStates) record(h wire.BatchHeader, base, last int64) {
 		return // replaying something already known
 	}
 	e.add(seqBatch{firstSeq: h.BaseSequence, lastSeq: lastSeq, baseOffset: base, lastOffset: last})
+}
+
+// expire forgets every producer last seen before cutoff (unix ms) and
+// returns each one's last written offset (-1 if none is known), for the
+// metadata store to forget them too. A producer that comes back later is
+// treated as new, as Kafka treats a producer whose state expired: its next
+// batch is accepted whatever its sequence (KIP-360).
+func (ps producerStates) expire(cutoff int64) map[int64]int64 {
+	var gone map[int64]int64
+	for id, e := range ps {
+		if e.lastSeen >= cutoff {
+			continue
+		}
+		if gone == nil {
+			gone = make(map[int64]int64)
+		}
+		gone[id] = -1
+		if b, ok := e.last(); ok {
+			gone[id] = b.lastOffset
+		}
+		delete(ps, id)
+	}
+	return gone
 }

@@ -53,7 +53,10 @@ type Config struct {
 	// OffsetsRetention: committed offsets of a group empty this long are
 	// deleted (offsets.retention.minutes); zero takes the default, 7 days.
 	OffsetsRetention time.Duration
-	Logger           *slog.Logger
+	// ProducerIDExpiration: an idempotent producer's state is forgotten
+	// this long after its last write; zero takes the default, one day.
+	ProducerIDExpiration time.Duration
+	Logger               *slog.Logger
 }
 
 // Node is a running broker: start order is metadata store, object store,
@@ -145,7 +148,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		LogCacheBytes: cfg.LogCacheBytes, UploadBytes: cfg.UploadBytes, UploadInterval: cfg.UploadInterval,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, ColdReaders: cfg.ColdReaders,
 		BlockCacheBytes: cfg.BlockCacheBytes, ColdReadBytesPerSecond: cfg.ColdReadBytesPerSecond, RetentionCheckInterval: cfg.RetentionCheckInterval,
-		CompactionInterval: cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
+		ProducerIDExpiration: cfg.ProducerIDExpiration,
+		CompactionInterval:   cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
 		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionMinAge: cfg.CompactionMinAge,
 		Groups: actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
 	}

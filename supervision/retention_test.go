@@ -2,12 +2,15 @@ package supervision
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/floe-io/floe/persistence/meta"
 )
 
 // metricValue sums a metric's samples from the node's registry.
@@ -197,4 +200,64 @@ func consumeRange(t *testing.T, n *Node, topic string, start, end int64, valueSi
 			next++
 		})
 	}
+}
+
+// Idempotent producers idle past the producer id expiration are forgotten,
+// in the partitions and in the metadata store.
+func TestProducerStateExpires(t *testing.T) {
+	const topic, partitions = "expiring", 3
+	cfg := testConfig(t)
+	cfg.UploadInterval = 100 * time.Millisecond
+	n := startNode(t, cfg)
+	cl := newClient(t, n) // idempotent: kgo's default
+	createTopic(t, cl, topic, partitions, nil)
+	produceAll(t, cl, topic, partitions, 10, 100)
+	cl.Close()
+	if got := metricValue(t, n, "floe_producer_states"); got != partitions {
+		t.Fatalf("floe_producer_states %v after producing to %d partitions, want %d", got, partitions, partitions)
+	}
+	if !waitUntil(30*time.Second, func() bool {
+		return metricValue(t, n, "floe_upload_bytes_total") > 0 && metricValue(t, n, "floe_wal_used_bytes") == 0
+	}) {
+		t.Fatal("data not uploaded in 30 s")
+	}
+	stopNode(t, n)
+	if got := storedProducers(t, cfg.DataDir); got != partitions {
+		t.Fatalf("%d producer states stored after the upload, want %d", got, partitions)
+	}
+
+	// Restarted with a short expiration: the states come back (a restart
+	// counts as seen), then expire.
+	cfg.ProducerIDExpiration = 2 * time.Second
+	cfg.RetentionCheckInterval = 100 * time.Millisecond
+	n = startNode(t, cfg)
+	if got := metricValue(t, n, "floe_producer_states"); got != partitions {
+		t.Fatalf("floe_producer_states %v after a restart, want %d", got, partitions)
+	}
+	if !waitUntil(30*time.Second, func() bool {
+		return metricValue(t, n, "floe_producer_states") == 0 && metricValue(t, n, "floe_producers_expired_total") == partitions
+	}) {
+		t.Fatalf("after 30 s: floe_producer_states %v, floe_producers_expired_total %v",
+			metricValue(t, n, "floe_producer_states"), metricValue(t, n, "floe_producers_expired_total"))
+	}
+	stopNode(t, n)
+	if got := storedProducers(t, cfg.DataDir); got != 0 {
+		t.Fatalf("%d producer states still stored after they expired", got)
+	}
+}
+
+// storedProducers opens a stopped node's metadata store and counts its
+// producer states.
+func storedProducers(t *testing.T, dataDir string) int {
+	t.Helper()
+	store, err := meta.Open(filepath.Join(dataDir, "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	states, err := store.ProducerStates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(states)
 }

@@ -106,6 +106,7 @@ type serveOptions struct {
 	blockCacheSize, compactionRate, compactSmall, coldReadRate string
 	retentionCheck, compactionInterval                         time.Duration
 	offsetsRetention                                           time.Duration
+	producerIDExpiration                                       time.Duration
 	logLevel                                                   string
 }
 
@@ -134,6 +135,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.compactionRate, "compaction-rate", "32MiB", "bytes per second compaction may read and write")
 	fs.StringVar(&o.compactSmall, "compaction-small-object", "16MiB", "objects below this size are merged by compaction")
 	fs.DurationVar(&o.offsetsRetention, "offsets-retention", 7*24*time.Hour, "committed offsets of a consumer group that has been empty this long are deleted")
+	fs.DurationVar(&o.producerIDExpiration, "producer-id-expiration", 24*time.Hour, "an idempotent producer's state is forgotten this long after its last write (producer.id.expiration.ms)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs, o
 }
@@ -174,5 +176,6 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
 		BlockCacheBytes: blockCache, ColdReadBytesPerSecond: coldReadRate, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
 		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, OffsetsRetention: o.offsetsRetention,
+		ProducerIDExpiration: o.producerIDExpiration,
 	}, nil
 }

@@ -94,3 +94,34 @@ func putProducerIfNewer(tx *bolt.Tx, state ProducerState) error {
 	}
 	return producers.Put(key, encodeProducer(state))
 }
+
+// ForgetProducers deletes the stored states of expired producers on stream:
+// for each producer id in lastOffsets, the state is deleted unless its
+// LastOffset is past the given one (the producer wrote again after it was
+// judged expired, and an upload stored that).
+func (s *Store) ForgetProducers(stream uint64, lastOffsets map[int64]int64) error {
+	if len(lastOffsets) == 0 {
+		return nil
+	}
+	return s.update("forget producers", func(tx *bolt.Tx) error {
+		producers := bucket(tx, bucketProducers)
+		for id, last := range lastOffsets {
+			key := producerKey(stream, id)
+			stored := producers.Get(key)
+			if stored == nil {
+				continue
+			}
+			current, err := decodeProducer(stored)
+			if err != nil {
+				return err
+			}
+			if current.LastOffset > last {
+				continue
+			}
+			if err := producers.Delete(key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

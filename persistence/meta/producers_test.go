@@ -61,3 +61,27 @@ func TestAllocateProducerIDs(t *testing.T) {
 		t.Fatalf("AllocateProducerIDs after reopen = %d, want 2011", first)
 	}
 }
+
+// An expired producer's state is deleted unless it wrote again since (a
+// stored LastOffset past the one it was judged expired at); other streams
+// and producers are untouched; unknown ids are no error.
+func TestForgetProducers(t *testing.T) {
+	store, _ := openStore(t)
+	must[Topic](t)(store.CreateTopic("t", 2, nil))
+	states := []ProducerState{
+		{Stream: 1, ProducerID: 1000, LastOffset: 4},
+		{Stream: 1, ProducerID: 1001, LastOffset: 9}, // wrote again after expiry at 6
+		{Stream: 1, ProducerID: 1002, LastOffset: 3},
+		{Stream: 2, ProducerID: 1000, LastOffset: 4},
+	}
+	if err := store.CommitUpload(Upload{Producers: states}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ForgetProducers(1, map[int64]int64{1000: 4, 1001: 6, 1999: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want := []ProducerState{states[1], states[2], states[3]}
+	if got := must[[]ProducerState](t)(store.ProducerStates()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after forgetting:\n%+v\nwant\n%+v", got, want)
+	}
+}
