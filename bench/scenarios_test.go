@@ -108,10 +108,12 @@ func TestCatchupAgainstKfake(t *testing.T) {
 		wantNumber(t, wantObject(t, wantObject(t, m, "catchup"), window), "sched_latency_p99_us", "sched_latency_max_us",
 			"gc_cycles", "gc_pause_max_us", "cpu_percent")
 	}
-	// The client produced and consumed in both windows: it used CPU, and
-	// its goroutines were scheduled.
-	if b, k := res.Catchup.BaselineClient, res.Catchup.CatchupClient; b.CPUPercent <= 0 || k.CPUPercent <= 0 || b.SchedMaxUs <= 0 || k.SchedMaxUs <= 0 {
-		t.Errorf("client runtime: baseline %+v, catch-up %+v", b, k)
+	// The client produced in the baseline window: it used CPU and its
+	// goroutines were scheduled. (kfake drains the catch-up in
+	// milliseconds, too short a window to ask the same of it: CPU time
+	// is counted in scheduler ticks.)
+	if b := res.Catchup.BaselineClient; b.CPUPercent <= 0 || b.SchedMaxUs <= 0 {
+		t.Errorf("client runtime in the baseline: %+v", b)
 	}
 
 	c := res.Catchup

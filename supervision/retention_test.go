@@ -227,13 +227,11 @@ func TestProducerStateExpires(t *testing.T) {
 	}
 
 	// Restarted with a short expiration: the states come back (a restart
-	// counts as seen), then expire.
+	// counts as seen), then expire; expiring exactly one per partition
+	// shows both.
 	cfg.ProducerIDExpiration = 2 * time.Second
 	cfg.RetentionCheckInterval = 100 * time.Millisecond
 	n = startNode(t, cfg)
-	if got := metricValue(t, n, "floe_producer_states"); got != partitions {
-		t.Fatalf("floe_producer_states %v after a restart, want %d", got, partitions)
-	}
 	if !waitUntil(30*time.Second, func() bool {
 		return metricValue(t, n, "floe_producer_states") == 0 && metricValue(t, n, "floe_producers_expired_total") == partitions
 	}) {
