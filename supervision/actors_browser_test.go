@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/floe-io/floe/internal/ackcheck"
 )
 
 // The actor page renders in a real browser: headless Chromium runs its
@@ -37,7 +39,7 @@ func TestActorPageInBrowser(t *testing.T) {
 		t.Fatal("no such partition")
 	}
 	var view ActorsView
-	if !waitUntil(30*time.Second, func() bool {
+	if !ackcheck.WaitFor(30*time.Second, func() bool {
 		_ = json.Unmarshal(httpGet(t, page, "application/json"), &view)
 		return partitionRows(view, func(r ActorRow) bool { return r.Restarts == 1 }) == 1
 	}) {

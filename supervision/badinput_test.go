@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/floe-io/floe/internal/ackcheck"
 	"github.com/floe-io/floe/wire"
 )
 
@@ -320,7 +321,7 @@ func startHealthyTraffic(t *testing.T, n *Node, topic string) *healthyTraffic {
 func (h *healthyTraffic) check(t *testing.T) {
 	t.Helper()
 	p0, c0 := h.produced.Load(), h.consumed.Load()
-	ok := pollUntil(30*time.Second, func() bool {
+	ok := ackcheck.WaitFor(30*time.Second, func() bool {
 		return len(h.errs) > 0 || (h.produced.Load() >= p0+3 && h.consumed.Load() >= c0+3)
 	})
 	select {
@@ -336,21 +337,6 @@ func (h *healthyTraffic) check(t *testing.T) {
 func (h *healthyTraffic) stop() {
 	h.cancel()
 	h.wg.Wait()
-}
-
-// pollUntil polls cond until it holds or timeout passes and reports whether
-// it held: it waits on an observable condition, not a guessed duration.
-func pollUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		<-tick.C
-	}
-	return true
 }
 
 func TestBadInput(t *testing.T) {

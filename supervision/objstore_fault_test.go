@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/floe-io/floe/internal/ackcheck"
 	"github.com/floe-io/floe/persistence/objstore"
 )
 
@@ -41,11 +42,11 @@ func outageValue(w, seq int) []byte {
 	return append(v, fill[:outageValueBytes-len(v)]...)
 }
 
-// ackBook records what the producers were told, record by record.
+// ackBook records what the producers were told, record by record: the
+// acknowledged records in an ackcheck.Acked, the failures here.
 type ackBook struct {
-	mu    sync.Mutex
-	acked map[int32]map[int64]string // guarded by mu: partition → offset → value
-	clash []string                   // guarded by mu: an offset acknowledged for two values
+	*ackcheck.Acked
+	mu sync.Mutex
 	// strictFailures lists failed records that were produced once the store
 	// had recovered and every older record had its answer (guarded by mu).
 	strictFailures []string
@@ -59,35 +60,27 @@ type ackBook struct {
 }
 
 func newAckBook() *ackBook {
-	return &ackBook{acked: make(map[int32]map[int64]string), errs: make(map[string]int), failedByWorker: make(map[int]int)}
+	return &ackBook{Acked: ackcheck.NewAcked(), errs: make(map[string]int), failedByWorker: make(map[int]int)}
 }
 
 // record notes producer w's answer for r; strict records must not fail.
 func (b *ackBook) record(w int, r *kgo.Record, err error, strict bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err != nil {
-		b.failed.Add(1)
-		b.errs[err.Error()]++
-		b.failedByWorker[w]++
-		if strict {
-			b.strictFailures = append(b.strictFailures, fmt.Sprintf("p%d %.12q: %v", r.Partition, r.Value, err))
-		}
-		if !retriableBackpressure(err) {
-			b.unexpected = append(b.unexpected, fmt.Sprintf("p%d %.12q: %v", r.Partition, r.Value, err))
-		}
+	if err == nil {
+		b.Add(r)
+		b.acks.Add(1)
 		return
 	}
-	offs := b.acked[r.Partition]
-	if offs == nil {
-		offs = make(map[int64]string)
-		b.acked[r.Partition] = offs
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failed.Add(1)
+	b.errs[err.Error()]++
+	b.failedByWorker[w]++
+	if strict {
+		b.strictFailures = append(b.strictFailures, fmt.Sprintf("p%d %.12q: %v", r.Partition, r.Value, err))
 	}
-	if prev, ok := offs[r.Offset]; ok && prev != string(r.Value) {
-		b.clash = append(b.clash, fmt.Sprintf("p%d offset %d acknowledged for %.12q and %.12q", r.Partition, r.Offset, prev, r.Value))
+	if !retriableBackpressure(err) {
+		b.unexpected = append(b.unexpected, fmt.Sprintf("p%d %.12q: %v", r.Partition, r.Value, err))
 	}
-	offs[r.Offset] = string(r.Value)
-	b.acks.Add(1)
 }
 
 // retriableBackpressure reports whether a produce failure is what a full WAL
@@ -110,18 +103,6 @@ func (b *ackBook) errorSummary() string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "; ")
-}
-
-// snapshot returns the acknowledged records, after checking that no offset
-// was acknowledged twice.
-func (b *ackBook) snapshot(t *testing.T) map[int32]map[int64]string {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.clash) > 0 {
-		t.Fatalf("the broker acknowledged two records at one offset: %v", b.clash[:min(5, len(b.clash))])
-	}
-	return b.acked
 }
 
 // ackedProducers are producers writing unique values round robin over the
@@ -217,7 +198,7 @@ func (ps *ackedProducers) settle(t *testing.T, timeout time.Duration) {
 		}
 		return true
 	}
-	if !waitUntil(timeout, settled) {
+	if !ackcheck.WaitFor(timeout, settled) {
 		t.Fatalf("records produced before the recovery still unanswered after %v", timeout)
 	}
 }
@@ -238,21 +219,6 @@ func (ps *ackedProducers) stop(t *testing.T, timeout time.Duration) {
 	if b := ps.book; b.acks.Load()+b.failed.Load() != b.sent.Load() {
 		t.Fatalf("%d records sent, %d acknowledged, %d failed: promises missing after Flush", b.sent.Load(), b.acks.Load(), b.failed.Load())
 	}
-}
-
-// waitUntil polls an observable condition every 20 ms until it holds or
-// timeout passes, and reports whether it held.
-func waitUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		<-tick.C
-	}
-	return true
 }
 
 // nodeMetric is the value of a counter or gauge (or the sample count of a
@@ -278,94 +244,15 @@ func nodeMetric(t *testing.T, n *Node, name string) float64 {
 	return 0
 }
 
-// verifyAcknowledged reads every partition from 0 to its end offset and
-// checks: offsets dense, no value at two offsets, every value one the test
-// produced, and every acknowledged record at its acknowledged offset, byte for
-// byte. It returns how many records were read.
+// verifyAcknowledged reads the topic back (ackcheck.ReadBack), accepting
+// only values the acked producers write.
 func verifyAcknowledged(t *testing.T, addr, topic string, partitions int32, acked map[int32]map[int64]string, opts ...kgo.Opt) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		t.Fatalf("list end offsets: %v", err)
-	}
-	hwm := make(map[int32]int64)
-	starts := make(map[int32]kgo.Offset)
-	total := int64(0)
-	for p := range partitions {
-		o, ok := ends.Lookup(topic, p)
-		if !ok {
-			t.Fatalf("no end offset for partition %d", p)
-		}
-		hwm[p] = o.Offset
-		total += o.Offset
-		starts[p] = kgo.NewOffset().At(0)
-	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts})}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	next := make(map[int32]int64)
-	where := make(map[string]string, total) // value → "pN@offset"
-	got := make(map[int32]map[int64]string)
-	for read := int64(0); read < total; {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records: %v (next offsets %v, end offsets %v)", read, total, ctx.Err(), next, hwm)
-		}
-		fetches.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
-		fetches.EachRecord(func(r *kgo.Record) {
-			p := r.Partition
-			if r.Offset != next[p] {
-				t.Fatalf("p%d: offset %d after %d: offsets not dense", p, r.Offset, next[p]-1)
-			}
-			if r.Offset >= hwm[p] {
-				t.Fatalf("p%d: offset %d at or above the end offset %d", p, r.Offset, hwm[p])
-			}
-			here := fmt.Sprintf("p%d@%d", p, r.Offset)
-			if prev, ok := where[string(r.Value)]; ok {
-				t.Fatalf("value %.12q at %s and again at %s", r.Value, prev, here)
-			}
-			var w, seq int
-			if _, err := fmt.Sscanf(string(r.Value), "w%d-%d|", &w, &seq); err != nil || !bytes.Equal(r.Value, outageValue(w, seq)) {
-				t.Fatalf("%s: a value the test never produced: %.40q", here, r.Value)
-			}
-			where[string(r.Value)] = here
-			if got[p] == nil {
-				got[p] = make(map[int64]string)
-			}
-			got[p][r.Offset] = string(r.Value)
-			next[p]++
-			read++
-		})
-	}
-	missing, ackedTotal := 0, 0
-	for p, offs := range acked {
-		for off, v := range offs {
-			ackedTotal++
-			if g, ok := got[p][off]; !ok || g != v {
-				if missing < 5 {
-					t.Errorf("p%d offset %d: acknowledged %.12q, read %.12q (end offset %d)", p, off, v, g, hwm[p])
-				}
-				missing++
-			}
-		}
-	}
-	if missing > 0 {
-		t.Fatalf("%d of %d acknowledged records missing or different", missing, ackedTotal)
-	}
-	t.Logf("read back %d records, %d of them acknowledged; end offsets %v", total, ackedTotal, hwm)
-	return total
+	return ackcheck.ReadBack(t, addr, topic, partitions, acked, func(v []byte) bool {
+		var w, seq int
+		_, err := fmt.Sscanf(string(v), "w%d-%d|", &w, &seq)
+		return err == nil && bytes.Equal(v, outageValue(w, seq))
+	}, opts...)
 }
 
 // storeFault is one way for the object store to misbehave.
@@ -472,7 +359,7 @@ func runStoreFault(t *testing.T, fault storeFault) {
 	ps := startAckedProducers(t, n.Addr().String(), topic, partitions, impatientProducer, impatientProducer, patientProducer)
 	book := ps.book
 	start := time.Now()
-	if !waitUntil(30*time.Second, func() bool { return book.acks.Load() >= healthyAcks && metric("floe_upload_bytes_total") > 0 }) {
+	if !ackcheck.WaitFor(30*time.Second, func() bool { return book.acks.Load() >= healthyAcks && metric("floe_upload_bytes_total") > 0 }) {
 		t.Fatalf("healthy: %d acks, %v bytes uploaded after 30 s; failures: %s", book.acks.Load(), metric("floe_upload_bytes_total"), book.errorSummary())
 	}
 	healthyRate := float64(book.acks.Load()) / time.Since(start).Seconds()
@@ -489,13 +376,13 @@ func runStoreFault(t *testing.T, fault storeFault) {
 		full := func() bool {
 			return metric("floe_wal_full_total")+metric("floe_produce_refused_total") > 0 && metric("floe_wal_used_bytes") >= capacity/2
 		}
-		if !waitUntil(30*time.Second, full) {
+		if !ackcheck.WaitFor(30*time.Second, full) {
 			t.Fatalf("store down 30 s and the WAL is not full: used %v of %v bytes, %d acks", metric("floe_wal_used_bytes"), capacity, book.acks.Load())
 		}
 		// Once an upload has failed (or is stuck), the one that may have been
 		// in flight when the fault began has ended, and from then on nothing
 		// is trimmed: the WAL's free space bounds what can still be written.
-		if fault.uploadErrors && !waitUntil(30*time.Second, func() bool { return metric("floe_upload_errors_total") > uploadErrorsBefore }) {
+		if fault.uploadErrors && !ackcheck.WaitFor(30*time.Second, func() bool { return metric("floe_upload_errors_total") > uploadErrorsBefore }) {
 			t.Fatal("store failing and floe_upload_errors_total did not move")
 		}
 		if !fault.uploadErrors {
@@ -510,7 +397,7 @@ func runStoreFault(t *testing.T, fault storeFault) {
 		// Hold the outage until the producers have given up on some records:
 		// backpressure, surfaced as retriable errors.
 		const failuresWanted = 200
-		if !waitUntil(30*time.Second, func() bool { return book.failed.Load() >= failedAtFull+failuresWanted }) {
+		if !ackcheck.WaitFor(30*time.Second, func() bool { return book.failed.Load() >= failedAtFull+failuresWanted }) {
 			t.Fatalf("WAL full but only %d records failed in 30 s (%d acks meanwhile): produce is not refused", book.failed.Load()-failedAtFull, book.acks.Load()-acksAtFull)
 		}
 		// What became durable meanwhile had to fit in the WAL's free space
@@ -526,7 +413,7 @@ func runStoreFault(t *testing.T, fault storeFault) {
 		// Slow, not down: uploads keep finishing (two of them, each 3 s or
 		// more), and producers go on.
 		uploads, uploadedBytes, acks := metric("floe_upload_seconds"), metric("floe_upload_bytes_total"), book.acks.Load()
-		if !waitUntil(30*time.Second, func() bool {
+		if !ackcheck.WaitFor(30*time.Second, func() bool {
 			return metric("floe_upload_seconds") >= uploads+2 && book.acks.Load() >= acks+healthyAcks
 		}) {
 			t.Fatalf("slow store: after 30 s, %v uploads finished, %d acks", metric("floe_upload_seconds")-uploads, book.acks.Load()-acks)
@@ -551,7 +438,7 @@ func runStoreFault(t *testing.T, fault storeFault) {
 	faults.Recover()
 	recovered := time.Now()
 	minUsed := capacity
-	if !waitUntil(30*time.Second, func() bool {
+	if !ackcheck.WaitFor(30*time.Second, func() bool {
 		minUsed = min(minUsed, metric("floe_wal_used_bytes"))
 		return metric("floe_upload_bytes_total")-uploadedBefore >= usedBeforeRecovery/2 && minUsed < max(usedBeforeRecovery, 1)
 	}) {
@@ -561,7 +448,7 @@ func runStoreFault(t *testing.T, fault storeFault) {
 	drained := time.Since(recovered)
 	ps.settle(t, 30*time.Second) // from here on, a failure is a bug
 	acksAtRecovery := book.acks.Load()
-	if !waitUntil(30*time.Second, func() bool { return book.acks.Load() >= acksAtRecovery+recoveredAcks }) {
+	if !ackcheck.WaitFor(30*time.Second, func() bool { return book.acks.Load() >= acksAtRecovery+recoveredAcks }) {
 		t.Fatalf("after recovery only %d acks in 30 s; failures: %s", book.acks.Load()-acksAtRecovery, book.errorSummary())
 	}
 	t.Logf("%s: uploads resumed and the WAL drained %v after the recovery (used %.1f → %.1f MiB)", fault.name, drained.Round(time.Millisecond), usedBeforeRecovery/(1<<20), minUsed/(1<<20))
@@ -585,7 +472,7 @@ func runStoreFault(t *testing.T, fault storeFault) {
 	t.Logf("%s: %d sent, %d acknowledged, %d failed (%s); %v upload errors, %d puts",
 		fault.name, book.sent.Load(), book.acks.Load(), book.failed.Load(), book.errorSummary(), metric("floe_upload_errors_total"), faults.Calls(objstore.OpPut))
 
-	verifyAcknowledged(t, n.Addr().String(), topic, partitions, book.snapshot(t))
+	verifyAcknowledged(t, n.Addr().String(), topic, partitions, book.Snapshot(t))
 	if err := n.Broker().Healthy(); err != nil {
 		t.Fatalf("broker unhealthy after the fault: %v", err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/floe-io/floe/internal/ackcheck"
 )
 
 // partitionAcks records what a producer was told about one partition.
@@ -79,7 +81,7 @@ func TestPartitionPanicRestart(t *testing.T) {
 			}
 		}
 	}
-	if !pollUntil(30*time.Second, func() bool { return acks[0].acked.Load() >= ackedAfter && acks[1].acked.Load() >= ackedAfter }) {
+	if !ackcheck.WaitFor(30*time.Second, func() bool { return acks[0].acked.Load() >= ackedAfter && acks[1].acked.Load() >= ackedAfter }) {
 		t.Fatalf("no steady produce: %d and %d acks after 30 s", acks[0].acked.Load(), acks[1].acked.Load())
 	}
 	restarts0 := n.System().Restarts("partition")
@@ -88,11 +90,11 @@ func TestPartitionPanicRestart(t *testing.T) {
 		if !n.Broker().InjectPartitionPanic(topic, 0) {
 			t.Fatalf("injection %d: no partition %s/0", i, topic)
 		}
-		if !pollUntil(10*time.Second, func() bool { return n.System().Restarts("partition") >= restarts0+int64(i) }) {
+		if !ackcheck.WaitFor(10*time.Second, func() bool { return n.System().Restarts("partition") >= restarts0+int64(i) }) {
 			t.Fatalf("injection %d: %d partition restarts counted, want %d", i, n.System().Restarts("partition")-restarts0, i)
 		}
 		p0After := acks[0].acked.Load()
-		if !pollUntil(30*time.Second, func() bool {
+		if !ackcheck.WaitFor(30*time.Second, func() bool {
 			return acks[0].acked.Load() >= p0After+ackedAfter && acks[1].acked.Load() >= p1Before+ackedAfter
 		}) {
 			t.Fatalf("injection %d: partition 0 acked %d more after the restart, partition 1 %d more since the injection; want %d each",

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/floe-io/floe/internal/ackcheck"
 	"github.com/floe-io/floe/persistence/meta"
 )
 
@@ -216,7 +217,7 @@ func TestProducerStateExpires(t *testing.T) {
 	if got := metricValue(t, n, "floe_producer_states"); got != partitions {
 		t.Fatalf("floe_producer_states %v after producing to %d partitions, want %d", got, partitions, partitions)
 	}
-	if !waitUntil(30*time.Second, func() bool {
+	if !ackcheck.WaitFor(30*time.Second, func() bool {
 		return metricValue(t, n, "floe_upload_bytes_total") > 0 && metricValue(t, n, "floe_wal_used_bytes") == 0
 	}) {
 		t.Fatal("data not uploaded in 30 s")
@@ -232,7 +233,7 @@ func TestProducerStateExpires(t *testing.T) {
 	cfg.ProducerIDExpiration = 2 * time.Second
 	cfg.RetentionCheckInterval = 100 * time.Millisecond
 	n = startNode(t, cfg)
-	if !waitUntil(30*time.Second, func() bool {
+	if !ackcheck.WaitFor(30*time.Second, func() bool {
 		return metricValue(t, n, "floe_producer_states") == 0 && metricValue(t, n, "floe_producers_expired_total") == partitions
 	}) {
 		t.Fatalf("after 30 s: floe_producer_states %v, floe_producers_expired_total %v",

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/floe-io/floe/internal/ackcheck"
 	"github.com/floe-io/floe/internal/brokerproc"
 	"github.com/floe-io/floe/persistence/objstore"
 )
@@ -182,7 +183,7 @@ func TestS3Kill9(t *testing.T) {
 	ps := startAckedProducers(t, b.Addr, topic, partitions, nil, nil, nil)
 	book := ps.book
 	ready := func() bool { return book.acks.Load() >= ackTarget && b.Metric("floe_upload_bytes_total") > 0 }
-	if !waitUntil(60*time.Second, ready) {
+	if !ackcheck.WaitFor(60*time.Second, ready) {
 		t.Fatalf("after 60 s: %d acks (want %d), %v bytes uploaded; failures: %s", book.acks.Load(), ackTarget, b.Metric("floe_upload_bytes_total"), book.errorSummary())
 	}
 	if failed := book.failed.Load(); failed > 0 {
@@ -194,7 +195,7 @@ func TestS3Kill9(t *testing.T) {
 	// Every record now ends: acknowledged if its answer came before the
 	// kill, failed otherwise.
 	stopKilled(t, ps)
-	acked := book.snapshot(t)
+	acked := book.Snapshot(t)
 	t.Logf("killed with %d acks, %.1f MiB uploaded in %d objects; %d produces failed after the kill", book.acks.Load(), uploaded/(1<<20), atKill, book.failed.Load())
 	if atKill == 0 {
 		t.Fatal("nothing in the bucket at the kill: the test would not cover reads from S3")
@@ -232,7 +233,7 @@ func stopKilled(t *testing.T, ps *ackedProducers) {
 	}
 	ps.wg.Wait()
 	b := ps.book
-	if !waitUntil(30*time.Second, func() bool { return b.acks.Load()+b.failed.Load() == b.sent.Load() }) {
+	if !ackcheck.WaitFor(30*time.Second, func() bool { return b.acks.Load()+b.failed.Load() == b.sent.Load() }) {
 		t.Fatalf("%d records sent, %d acknowledged, %d failed: promises missing", b.sent.Load(), b.acks.Load(), b.failed.Load())
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/floe-io/floe/internal/ackcheck"
 	"github.com/floe-io/floe/internal/brokerproc"
 )
 
@@ -93,18 +94,17 @@ func createTopic(t *testing.T, addr, topic string, partitions int32) {
 	}
 }
 
-// ackLog records every acknowledged record: partition → offset → value.
+// ackLog counts what the producers were told; the acknowledged records
+// themselves go to an ackcheck.Acked.
 type ackLog struct {
-	mu      sync.Mutex
-	acked   map[int32]map[int64]string
-	clash   []string     // two acknowledged records given the same offset
+	*ackcheck.Acked
 	sent    atomic.Int64 // records handed to Produce; each gets one promise call
 	count   atomic.Int64
 	failed  atomic.Int64
 	lastErr atomic.Value
 }
 
-func newAckLog() *ackLog { return &ackLog{acked: make(map[int32]map[int64]string)} }
+func newAckLog() *ackLog { return &ackLog{Acked: ackcheck.NewAcked()} }
 
 func (a *ackLog) promise(r *kgo.Record, err error) {
 	if err != nil {
@@ -112,17 +112,7 @@ func (a *ackLog) promise(r *kgo.Record, err error) {
 		a.lastErr.Store(err.Error())
 		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	offs := a.acked[r.Partition]
-	if offs == nil {
-		offs = make(map[int64]string)
-		a.acked[r.Partition] = offs
-	}
-	if prev, ok := offs[r.Offset]; ok && prev != string(r.Value) {
-		a.clash = append(a.clash, fmt.Sprintf("p%d offset %d acknowledged for %q and %q", r.Partition, r.Offset, prev, r.Value))
-	}
-	offs[r.Offset] = string(r.Value)
+	a.Add(r)
 	a.count.Add(1)
 }
 
@@ -153,21 +143,6 @@ func objectFiles(t *testing.T, root string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// waitFor polls cond until it holds or timeout passes; it reports whether it
-// held. Polling an observable condition, not a guess at a duration.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		<-tick.C
-	}
-	return true
 }
 
 func TestKill9DuringProduce(t *testing.T) {
@@ -214,7 +189,7 @@ func TestKill9DuringProduce(t *testing.T) {
 			ready := func() bool {
 				return acks.count.Load() >= ackTarget && (!c.objects || objectFiles(t, objectsDir) > 0)
 			}
-			if !waitFor(60*time.Second, ready) {
+			if !ackcheck.WaitFor(60*time.Second, ready) {
 				t.Fatalf("after 60 s: %d acks (want %d), %d failed (last: %v), %d objects", acks.count.Load(), ackTarget, acks.failed.Load(), acks.lastErr.Load(), objectFiles(t, objectsDir))
 			}
 			if failed := acks.failed.Load(); failed > 0 {
@@ -229,113 +204,22 @@ func TestKill9DuringProduce(t *testing.T) {
 			}
 			// Promises may still run after Close (a response read before
 			// the kill); every record gets exactly one.
-			if !waitFor(30*time.Second, func() bool { return acks.count.Load()+acks.failed.Load() == acks.sent.Load() }) {
+			if !ackcheck.WaitFor(30*time.Second, func() bool { return acks.count.Load()+acks.failed.Load() == acks.sent.Load() }) {
 				t.Fatalf("%d records sent, %d acknowledged, %d failed: promises missing", acks.sent.Load(), acks.count.Load(), acks.failed.Load())
 			}
 			t.Logf("killed with %d acks, %d objects; %d produces failed after the kill", acks.count.Load(), atKill, acks.failed.Load())
 			if !c.objects && atKill > 0 {
 				t.Fatalf("%d objects at the kill; this case wants all data only in the WAL", atKill)
 			}
-			acks.mu.Lock()
-			if len(acks.clash) > 0 {
-				t.Fatalf("the broker acknowledged two records at one offset: %v", acks.clash[:min(5, len(acks.clash))])
-			}
-			acked := acks.acked
-			acks.mu.Unlock()
+			acked := acks.Snapshot(t)
 
 			b2 := startBroker(t, dir, c.args...)
-			verifyAfterCrash(t, b2.Addr, topic, partitions, acked)
+			ackcheck.ReadBack(t, b2.Addr, topic, partitions, acked, nil)
 			if code := b2.Terminate(30 * time.Second); code != 0 {
 				t.Fatalf("exit code %d after SIGTERM, want 0", code)
 			}
 		})
 	}
-}
-
-// verifyAfterCrash reads every partition from 0 to its high watermark and
-// checks: offsets dense, no value at two offsets, and every acknowledged
-// record at its acknowledged offset with its value.
-func verifyAfterCrash(t *testing.T, addr, topic string, partitions int32, acked map[int32]map[int64]string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	admin := kadm.NewClient(newClient(t, addr))
-	ends, err := admin.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		t.Fatalf("list end offsets: %v", err)
-	}
-	hwm := make(map[int32]int64)
-	starts := make(map[int32]kgo.Offset)
-	total := int64(0)
-	for p := range partitions {
-		o, ok := ends.Lookup(topic, p)
-		if !ok {
-			t.Fatalf("no end offset for partition %d", p)
-		}
-		hwm[p] = o.Offset
-		total += o.Offset
-		starts[p] = kgo.NewOffset().At(0)
-	}
-
-	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}))
-	next := make(map[int32]int64)
-	where := make(map[string]string) // value → "pN@offset"
-	got := make(map[int32]map[int64]string)
-	for read := int64(0); read < total; {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records: %v (next offsets %v, end offsets %v)", read, total, ctx.Err(), next, hwm)
-		}
-		fetches.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
-		fetches.EachRecord(func(r *kgo.Record) {
-			p := r.Partition
-			if r.Offset != next[p] {
-				t.Fatalf("p%d: offset %d after %d: offsets not dense", p, r.Offset, next[p]-1)
-			}
-			if r.Offset >= hwm[p] {
-				t.Fatalf("p%d: offset %d at or above the end offset %d", p, r.Offset, hwm[p])
-			}
-			here := fmt.Sprintf("p%d@%d", p, r.Offset)
-			if prev, ok := where[string(r.Value)]; ok {
-				t.Fatalf("value %q at %s and at %s", r.Value[:12], prev, here)
-			}
-			where[string(r.Value)] = here
-			if got[p] == nil {
-				got[p] = make(map[int64]string)
-			}
-			got[p][r.Offset] = string(r.Value)
-			next[p]++
-			read++
-		})
-	}
-
-	missing := 0
-	ackedTotal := 0
-	for p, offs := range acked {
-		for off, v := range offs {
-			ackedTotal++
-			if g, ok := got[p][off]; !ok || g != v {
-				if missing < 5 {
-					t.Errorf("p%d offset %d: acknowledged %q, read %q (end offset %d)", p, off, v[:12], trimmed(g), hwm[p])
-				}
-				missing++
-			}
-		}
-	}
-	if missing > 0 {
-		t.Fatalf("%d of %d acknowledged records missing or different after the restart", missing, ackedTotal)
-	}
-	t.Logf("after restart: %d records, %d of them acknowledged; end offsets %v", total, ackedTotal, hwm)
-}
-
-func trimmed(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 func TestSIGTERMCleanExit(t *testing.T) {
@@ -364,7 +248,7 @@ func TestSIGTERMCleanExit(t *testing.T) {
 	for i := range count {
 		acked[0][int64(i)] = fmt.Sprintf("graceful-%d", i)
 	}
-	verifyAfterCrash(t, b2.Addr, topic, 1, acked)
+	ackcheck.ReadBack(t, b2.Addr, topic, 1, acked, nil)
 	if code := b2.Terminate(30 * time.Second); code != 0 {
 		t.Fatalf("second run: exit code %d after SIGTERM, want 0", code)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/floe-io/floe/internal/ackcheck"
 )
 
 // crashConsumer consumes a group and commits after every poll, recording
@@ -113,7 +115,7 @@ func TestKill9KeepsGroupOffsets(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("no commit acknowledged within a minute")
 	}
-	if !waitFor(time.Minute, func() bool { return c.total() >= partitions*perPartition/4 }) {
+	if !ackcheck.WaitFor(time.Minute, func() bool { return c.total() >= partitions*perPartition/4 }) {
 		t.Fatalf("consumed only %d records", c.total())
 	}
 	b.Kill9() // mid-run: the consumer is polling and committing
@@ -132,7 +134,7 @@ func TestKill9KeepsGroupOffsets(t *testing.T) {
 	cl := newClient(t, b.Addr)
 	adm := kadm.NewClient(cl)
 	var fetched kadm.OffsetResponses
-	if !waitFor(30*time.Second, func() bool {
+	if !ackcheck.WaitFor(30*time.Second, func() bool {
 		var err error
 		fetched, err = adm.FetchOffsets(ctx, "crash-group")
 		return err == nil && fetched.Error() == nil
@@ -157,7 +159,7 @@ func TestKill9KeepsGroupOffsets(t *testing.T) {
 	for p := int32(0); p < partitions; p++ {
 		want += perPartition - int(max(committed[p], 0))
 	}
-	if !waitFor(2*time.Minute, func() bool { return r.total() >= want }) {
+	if !ackcheck.WaitFor(2*time.Minute, func() bool { return r.total() >= want }) {
 		t.Fatalf("resumed group consumed %d of %d", r.total(), want)
 	}
 	r.mu.Lock()
