@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -40,10 +41,12 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 		}
 		p.advance("baseline", time.Now())
 		baselineStart := takeRuntimeSnapshot()
+		brokerStart := r.brokerProduceHistogram(ctx)
 		if !wait(ctx, cfg.Baseline) {
 			return
 		}
 		c.BaselineClient = takeRuntimeSnapshot().since(baselineStart)
+		c.BaselineBroker = brokerWindow(brokerStart, r.brokerProduceHistogram(ctx))
 		starts, err := offsets(ctx, cfg, false)
 		if err != nil {
 			stopErr = err
@@ -61,7 +64,11 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 		tracker = newDrainTracker(starts, ends)
 		p.advance("catchup", time.Now())
 		catchupStart := takeRuntimeSnapshot()
-		defer func() { c.CatchupClient = takeRuntimeSnapshot().since(catchupStart) }()
+		brokerCatchupStart := r.brokerProduceHistogram(ctx)
+		defer func() {
+			c.CatchupClient = takeRuntimeSnapshot().since(catchupStart)
+			c.CatchupBroker = brokerWindow(brokerCatchupStart, r.brokerProduceHistogram(ctx))
+		}()
 		if len(cfg.ConsumerCommand) > 0 {
 			stopProcess, err := startConsumerProcess(cfg, starts, ends, consRec.count, tracker)
 			if err != nil {
@@ -217,4 +224,30 @@ func (d *drainTracker) drainedAt() (time.Time, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.at, !d.at.IsZero()
+}
+
+// brokerProduceHistogram reads the broker's Produce latency histogram from
+// cfg.MetricsURL; nil without one, or (said once on stderr) when the scrape
+// fails: the broker may not be floe.
+func (r *run) brokerProduceHistogram(ctx context.Context) brokerHistogram {
+	if r.cfg.MetricsURL == "" || r.brokerScrapeFailed {
+		return nil
+	}
+	h, err := scrapeRequestHistogram(ctx, r.cfg.MetricsURL, "Produce")
+	if err != nil {
+		r.brokerScrapeFailed = true
+		fmt.Fprintf(r.progress, "floe bench: no broker-side latency: %v\n", err)
+		return nil
+	}
+	return h
+}
+
+// brokerWindow is the broker-side latency between two readings, nil when
+// either is missing.
+func brokerWindow(before, after brokerHistogram) *BrokerLatency {
+	if before == nil || after == nil {
+		return nil
+	}
+	w := after.window(before)
+	return &w
 }

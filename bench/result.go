@@ -126,6 +126,11 @@ type CatchupResult struct {
 	// runtime in the two windows (see ClientRuntime).
 	BaselineClient ClientRuntime `json:"baseline_client_runtime"`
 	CatchupClient  ClientRuntime `json:"catchup_client_runtime"`
+	// BaselineBroker and CatchupBroker are the broker's own Produce
+	// latency in the two windows, when --metrics-url points at a floe
+	// broker's /metrics (see BrokerLatency).
+	BaselineBroker *BrokerLatency `json:"baseline_broker_produce,omitempty"`
+	CatchupBroker  *BrokerLatency `json:"catchup_broker_produce,omitempty"`
 }
 
 // ConnectionsResult is the connection scenario's verdict.

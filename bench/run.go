@@ -49,6 +49,8 @@ type run struct {
 	partitions int
 	progress   io.Writer
 	start      time.Time
+
+	brokerScrapeFailed bool // catchup: --metrics-url did not answer once; not retried
 }
 
 // wait returns after d, or early when ctx ends (then false).

@@ -146,3 +146,40 @@ func TestHistQuantileUsOfDifference(t *testing.T) {
 		t.Errorf("open bucket: %v", got)
 	}
 }
+
+// The broker's request histogram is picked out of a real exposition by its
+// api label, and a window's quantiles count only what came between two
+// readings.
+func TestBrokerRequestHistogramWindow(t *testing.T) {
+	exposition := func(counts ...int) string {
+		bounds := []string{"0.0004", "0.0008", "0.0016", "0.0032", "+Inf"}
+		var b strings.Builder
+		b.WriteString("# HELP floe_request_duration_seconds Request latency.\n# TYPE floe_request_duration_seconds histogram\n")
+		for i, le := range bounds {
+			fmt.Fprintf(&b, "floe_request_duration_seconds_bucket{api=\"Produce\",le=\"%s\"} %d\n", le, counts[i])
+			fmt.Fprintf(&b, "floe_request_duration_seconds_bucket{api=\"Fetch\",le=\"%s\"} %d\n", le, 1000)
+		}
+		b.WriteString("floe_request_duration_seconds_sum{api=\"Produce\"} 1.5\nfloe_request_duration_seconds_count{api=\"Produce\"} 0\n")
+		return b.String()
+	}
+	before, err := parseRequestHistogram(strings.NewReader(exposition(10, 10, 10, 10, 10)), "Produce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1000 more: 900 under 0.4 ms, 90 under 0.8 ms, 9 under 3.2 ms, 1 beyond.
+	after, err := parseRequestHistogram(strings.NewReader(exposition(910, 1000, 1000, 1009, 1010)), "Produce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := after.window(before)
+	want := BrokerLatency{Count: 1000, P50Us: 400, P99Us: 800, P999Us: 3200}
+	if got != want {
+		t.Fatalf("window %+v, want %+v", got, want)
+	}
+	if w := after.window(after); w != (BrokerLatency{}) {
+		t.Fatalf("empty window %+v", w)
+	}
+	if _, err := parseRequestHistogram(strings.NewReader(exposition(1, 1, 1, 1, 1)), "Metadata"); err == nil {
+		t.Fatal("an api with no buckets parsed")
+	}
+}

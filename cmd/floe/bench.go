@@ -78,7 +78,7 @@ func benchFlags(stderr io.Writer) (*flag.FlagSet, *benchOptions) {
 	fs.Float64Var(&c.LightRate, "light-rate", 0, "connections: requests per second spread over the idle connections")
 	fs.StringVar(&c.LightRequest, "light-request", "apiversions", "connections: apiversions or metadata")
 	fs.IntVar(&c.BrokerPID, "broker-pid", 0, "connections: read the broker's VmRSS from /proc/<pid>/status")
-	fs.StringVar(&c.MetricsURL, "metrics-url", "", "connections: scrape process_resident_memory_bytes from this URL")
+	fs.StringVar(&c.MetricsURL, "metrics-url", "", "connections: scrape process_resident_memory_bytes from this URL; catchup: read the broker's own Produce latency (floe_request_duration_seconds) from it")
 	fs.BoolVar(&o.kfake, "kfake", false, "") // hidden: run against an in-process kfake cluster
 	fs.BoolVar(&o.consumerProcess, "consumer-process", false, "catchup: run the catch-up consumer in a process of its own, as a remote consumer would be")
 	fs.Usage = func() { printBenchUsage(fs) }
