@@ -38,6 +38,7 @@ type produceRequest struct {
 	fanIn
 	slots    []*kmsg.ProduceResponseTopicPartition
 	acks     int16
+	version  int16 // of the request: zstd needs v7+
 	deadline int64 // unix nanos
 }
 
@@ -71,7 +72,7 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	pr := &produceRequest{acks: req.Acks, deadline: r.Received.Add(timeout).UnixNano()}
+	pr := &produceRequest{acks: req.Acks, version: req.Version, deadline: r.Received.Add(timeout).UnixNano()}
 	pr.silent = req.Acks == 0
 	snap := b.reg.load()
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))

@@ -50,14 +50,14 @@ type offsetFetchPart struct {
 	memberEpoch int32
 	version     int16
 	slot        *kmsg.OffsetFetchResponseGroup
-	f           *fanout
+	f           *fanIn
 }
 
 func (p *offsetFetchPart) groupName() string  { return p.name }
 func (p *offsetFetchPart) createsGroup() bool { return false }
 func (p *offsetFetchPart) answerError(code int16) {
 	p.slot.ErrorCode = code
-	p.f.done()
+	p.f.finished()
 }
 
 // answerAbsent: no offsets, no error.
@@ -65,7 +65,7 @@ func (p *offsetFetchPart) answerAbsent(*Broker) {
 	for _, t := range p.topics {
 		p.slot.Topics = append(p.slot.Topics, offsetFetchMissing(t))
 	}
-	p.f.done()
+	p.f.finished()
 }
 
 // offsetFetch splits a request by group; v0-7 ask for one group, answered
@@ -88,14 +88,14 @@ func (m *groupManager) offsetFetch(call *groupCall, req *kmsg.OffsetFetchRequest
 	}
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	slots := make([]kmsg.OffsetFetchResponseGroup, len(groups))
-	f := newFanout(len(groups), func() {
+	f := &fanIn{shape: func() {
 		if req.Version >= 8 {
 			resp.Groups = slots
 		} else {
 			oldOffsetFetchResponse(resp, &slots[0])
 		}
-		call.r.Respond(resp)
-	})
+	}}
+	f.start(call.r, resp, len(groups))
 	for i, g := range groups {
 		slots[i] = kmsg.NewOffsetFetchResponseGroup()
 		slots[i].Group = g.Group
@@ -120,6 +120,7 @@ func (m *groupManager) offsetFetch(call *groupCall, req *kmsg.OffsetFetchRequest
 		}
 		m.route(part)
 	}
+	f.sent()
 }
 
 // oldOffsetFetchResponse puts one group's answer in the v0-7 shape.
@@ -169,7 +170,7 @@ func (c *groupCoordinator) fetchOffsets(p *offsetFetchPart) {
 	snap := c.b.reg.load()
 	if p.topics == nil {
 		p.slot.Topics = c.allOffsets(snap, p.version)
-		p.f.done()
+		p.f.finished()
 		return
 	}
 	for _, t := range p.topics {
@@ -188,7 +189,7 @@ func (c *groupCoordinator) fetchOffsets(p *offsetFetchPart) {
 		}
 		p.slot.Topics = append(p.slot.Topics, rt)
 	}
-	p.f.done()
+	p.f.finished()
 }
 
 // allOffsets lists every committed offset of live topics, sorted.

@@ -31,14 +31,14 @@ type describeGroupPart struct {
 	name    string
 	version int16
 	slot    *kmsg.DescribeGroupsResponseGroup
-	f       *fanout
+	f       *fanIn
 }
 
 func (p *describeGroupPart) groupName() string  { return p.name }
 func (p *describeGroupPart) createsGroup() bool { return false }
 func (p *describeGroupPart) answerError(code int16) {
 	p.slot.ErrorCode = code
-	p.f.done()
+	p.f.finished()
 }
 
 func (p *describeGroupPart) answerAbsent(*Broker) { p.answerMissing("group does not exist") }
@@ -49,16 +49,14 @@ func (p *describeGroupPart) answerMissing(detail string) {
 		p.slot.ErrorCode = kerr.GroupIDNotFound.Code
 		p.slot.ErrorMessage = errorMessage(p.slot.ErrorCode, detail)
 	}
-	p.f.done()
+	p.f.finished()
 }
 
 func (m *groupManager) describeGroups(call *groupCall, req *kmsg.DescribeGroupsRequest) {
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	slots := make([]kmsg.DescribeGroupsResponseGroup, len(req.Groups))
-	f := newFanout(len(req.Groups), func() {
-		resp.Groups = slots
-		call.r.Respond(resp)
-	})
+	f := &fanIn{shape: func() { resp.Groups = slots }}
+	f.start(call.r, resp, len(req.Groups))
 	for i, name := range req.Groups {
 		slots[i] = kmsg.NewDescribeGroupsResponseGroup()
 		slots[i].Group = name
@@ -69,6 +67,7 @@ func (m *groupManager) describeGroups(call *groupCall, req *kmsg.DescribeGroupsR
 		}
 		m.route(part)
 	}
+	f.sent()
 }
 
 func (c *groupCoordinator) describe(p *describeGroupPart) {
@@ -91,5 +90,5 @@ func (c *groupCoordinator) describe(p *describeGroupPart) {
 		}
 		p.slot.Members = append(p.slot.Members, rm)
 	}
-	p.f.done()
+	p.f.finished()
 }

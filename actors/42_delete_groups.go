@@ -28,7 +28,7 @@ func (b *Broker) handleDeleteGroups(r *netloop.Request, _ *kmsg.DeleteGroupsRequ
 type deleteGroupPart struct {
 	name string
 	slot *kmsg.DeleteGroupsResponseGroup
-	f    *fanout
+	f    *fanIn
 }
 
 func (p *deleteGroupPart) groupName() string    { return p.name }
@@ -39,16 +39,14 @@ func (p *deleteGroupPart) answerError(code int16) {
 	if code != 0 {
 		p.slot.ErrorMessage = errorMessage(code, "")
 	}
-	p.f.done()
+	p.f.finished()
 }
 
 func (m *groupManager) deleteGroups(call *groupCall, req *kmsg.DeleteGroupsRequest) {
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	slots := make([]kmsg.DeleteGroupsResponseGroup, len(req.Groups))
-	f := newFanout(len(req.Groups), func() {
-		resp.Groups = slots
-		call.r.Respond(resp)
-	})
+	f := &fanIn{shape: func() { resp.Groups = slots }}
+	f.start(call.r, resp, len(req.Groups))
 	for i, name := range req.Groups {
 		slots[i] = kmsg.NewDeleteGroupsResponseGroup()
 		slots[i].Group = name
@@ -59,6 +57,7 @@ func (m *groupManager) deleteGroups(call *groupCall, req *kmsg.DeleteGroupsReque
 		}
 		m.route(part)
 	}
+	f.sent()
 }
 
 func (c *groupCoordinator) deleteGroup(p *deleteGroupPart) {

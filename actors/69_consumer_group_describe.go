@@ -30,7 +30,7 @@ func (b *Broker) handleConsumerGroupDescribe(r *netloop.Request, _ *kmsg.Consume
 type consumerDescribePart struct {
 	name string
 	slot *kmsg.ConsumerGroupDescribeResponseGroup
-	f    *fanout
+	f    *fanIn
 }
 
 func (p *consumerDescribePart) groupName() string  { return p.name }
@@ -42,16 +42,14 @@ func (p *consumerDescribePart) answerError(code int16) { p.answerErrorDetail(cod
 
 func (p *consumerDescribePart) answerErrorDetail(code int16, detail string) {
 	p.slot.ErrorCode, p.slot.ErrorMessage = code, errorMessage(code, detail)
-	p.f.done()
+	p.f.finished()
 }
 
 func (m *groupManager) consumerGroupDescribe(call *groupCall, req *kmsg.ConsumerGroupDescribeRequest) {
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
 	slots := make([]kmsg.ConsumerGroupDescribeResponseGroup, len(req.Groups))
-	f := newFanout(len(req.Groups), func() {
-		resp.Groups = slots
-		call.r.Respond(resp)
-	})
+	f := &fanIn{shape: func() { resp.Groups = slots }}
+	f.start(call.r, resp, len(req.Groups))
 	for i, name := range req.Groups {
 		slots[i] = kmsg.NewConsumerGroupDescribeResponseGroup()
 		slots[i].Group = name
@@ -62,6 +60,7 @@ func (m *groupManager) consumerGroupDescribe(call *groupCall, req *kmsg.Consumer
 		}
 		m.route(part)
 	}
+	f.sent()
 }
 
 func (c *groupCoordinator) consumerDescribe(p *consumerDescribePart) {
@@ -93,7 +92,7 @@ func (c *groupCoordinator) consumerDescribe(p *consumerDescribePart) {
 		rm.MemberType = 1
 		p.slot.Members = append(p.slot.Members, rm)
 	}
-	p.f.done()
+	p.f.finished()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

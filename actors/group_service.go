@@ -60,7 +60,6 @@ package actors
 
 import (
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -192,28 +191,6 @@ type groupMessage interface {
 	answerAbsent(b *Broker)
 	// answerError answers with code everywhere the response has one.
 	answerError(code int16)
-}
-
-// fanout answers a request split over several groups once every part is
-// done.
-type fanout struct {
-	remaining atomic.Int32
-	finish    func()
-}
-
-func newFanout(parts int, finish func()) *fanout {
-	f := &fanout{finish: finish}
-	f.remaining.Store(int32(parts))
-	if parts == 0 {
-		finish()
-	}
-	return f
-}
-
-func (f *fanout) done() {
-	if f.remaining.Add(-1) == 0 {
-		f.finish()
-	}
 }
 
 // validGroupID: Kafka's legacy rule let offset APIs use the empty group id;

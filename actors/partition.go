@@ -181,7 +181,7 @@ func (p *partition) produce(m *produceMsg) {
 	case int64(len(batch)) > int64(m.config.maxMessageBytes):
 		m.pr.done(m.slot, kerr.MessageTooLarge.Code, -1, l.logStartOffset)
 		return
-	case h.Compression() == 4 && m.pr.r.Header.Version < 7:
+	case h.Compression() == 4 && m.pr.version < 7:
 		// zstd needs Produce v7+ (KIP-110), so old consumers never see it.
 		m.pr.done(m.slot, kerr.UnsupportedCompressionType.Code, -1, l.logStartOffset)
 		return
