@@ -12,28 +12,6 @@ import (
 	"github.com/floe-io/floe/wire"
 )
 
-// Batches cut from one block merge into one part; batches of separate
-// buffers, or out of order, stay apart; the bytes are unchanged.
-func TestCoalesceMergesOnlyAdjacentBatches(t *testing.T) {
-	block := []byte("aaaabbbbccccdddd")
-	other := []byte("eeee")
-	in := [][]byte{block[0:4], block[4:8], block[8:12], other, block[12:16], block[4:8]}
-	want := bytes.Join(in, nil)
-	out := coalesce(in)
-	if got := bytes.Join(out, nil); !bytes.Equal(got, want) {
-		t.Fatalf("bytes changed: %q, want %q", got, want)
-	}
-	if len(out) != 4 || string(out[0]) != "aaaabbbbcccc" || string(out[1]) != "eeee" || string(out[2]) != "dddd" || string(out[3]) != "bbbb" {
-		t.Fatalf("parts %q", out)
-	}
-	// A slice whose capacity ends at its length never merges, even when
-	// the next one happens to follow it in memory.
-	capped := [][]byte{block[0:4:4], block[4:8]}
-	if out := coalesce(capped); len(out) != 2 {
-		t.Fatalf("merged past a capacity limit: %q", out)
-	}
-}
-
 // testBlock is a block of n batches; batch i holds offsets 3i..3i+2 and a
 // value of i%7*100 bytes.
 func testBlock(n int) []byte {

@@ -34,7 +34,8 @@ type FetchFrame struct {
 // ignored; a partition with no record slices is encoded as null records, as
 // kmsg encodes a nil RecordBatches. Record slices are referenced, not copied
 // (except those under FetchCopyBelow), so they must not change until the
-// frame is written. Response fields floe never sets (aborted transactions,
+// frame is written; slices that lie back to back in memory are written as
+// one part. Response fields floe never sets (aborted transactions,
 // tagged fields, the broker list of v16) are encoded as absent; versions above
 // 12 are refused.
 func AppendFetchFrame(correlationID int32, resp *kmsg.FetchResponse, records func(t, p int) [][]byte) (FetchFrame, error) {
@@ -100,6 +101,7 @@ func AppendFetchFrame(correlationID int32, resp *kmsg.FetchResponse, records fun
 				for _, b := range parts {
 					e.records(b)
 				}
+				e.placeRun()
 			}
 			if flexible {
 				e.buf = append(e.buf, 0) // no partition tags
@@ -128,6 +130,7 @@ type fetchEncoder struct {
 	start int // first byte of buf not yet in parts
 	parts [][]byte
 	size  int
+	run   []byte // record slices given back to back in memory, not yet placed
 }
 
 func (e *fetchEncoder) cut() {
@@ -138,14 +141,41 @@ func (e *fetchEncoder) cut() {
 	}
 }
 
+// records takes the next record slice. Slices that continue one another in
+// memory (consecutive batches of one object block) are gathered into one
+// run, so thousands of small batches become one writev part, not thousands
+// of parts or a copy.
 func (e *fetchEncoder) records(b []byte) {
-	if len(b) < FetchCopyBelow {
-		e.buf = append(e.buf, b...)
+	if len(b) == 0 {
 		return
 	}
-	e.cut()
-	e.parts = append(e.parts, b)
-	e.size += len(b)
+	if len(e.run) > 0 && adjacent(e.run, b) {
+		e.run = e.run[:len(e.run)+len(b)]
+		return
+	}
+	e.placeRun()
+	e.run = b
+}
+
+// placeRun puts the gathered run into the frame: copied when small,
+// referenced otherwise.
+func (e *fetchEncoder) placeRun() {
+	run := e.run
+	e.run = nil
+	switch {
+	case len(run) == 0:
+	case len(run) < FetchCopyBelow:
+		e.buf = append(e.buf, run...)
+	default:
+		e.cut()
+		e.parts = append(e.parts, run)
+		e.size += len(run)
+	}
+}
+
+// adjacent reports whether b starts where a ends, within a's capacity.
+func adjacent(a, b []byte) bool {
+	return cap(a)-len(a) >= len(b) && &a[:len(a)+1][len(a)] == &b[0]
 }
 
 func (e *fetchEncoder) arrayLen(n int, flexible bool) {

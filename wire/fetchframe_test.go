@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -142,4 +144,64 @@ func BenchmarkFetchFrame(b *testing.B) {
 			_ = AppendResponse(nil, 1, resp)
 		}
 	})
+}
+
+// Every Fetch version the broker advertises is one the vectored encoder
+// covers, so the fetch path needs no other encoder.
+func TestAppendFetchFrameCoversAdvertisedVersions(t *testing.T) {
+	r, ok := lookupAPI(int16(kmsg.Fetch))
+	if !ok {
+		t.Fatal("Fetch is not in the version table")
+	}
+	for v := r.Min; v <= r.Max; v++ {
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = v
+		if _, err := AppendFetchFrame(1, resp, func(int, int) [][]byte { return nil }); err != nil {
+			t.Errorf("Fetch v%d is advertised but not encodable: %v", v, err)
+		}
+	}
+}
+
+// Record slices cut from one block merge into one part; slices of separate
+// buffers, or out of order, stay apart; the bytes are unchanged.
+func TestAppendFetchFrameMergesAdjacentRecords(t *testing.T) {
+	const n = FetchCopyBelow // each chunk just big enough to be referenced
+	chunk := func(c byte) []byte { return bytes.Repeat([]byte{c}, n) }
+	block := bytes.Join([][]byte{chunk('a'), chunk('b'), chunk('c'), chunk('d')}, nil)
+	other := chunk('e')
+	recordParts := func(in [][]byte) []string {
+		t.Helper()
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 12
+		topic := kmsg.NewFetchResponseTopic()
+		topic.Partitions = []kmsg.FetchResponseTopicPartition{kmsg.NewFetchResponseTopicPartition()}
+		resp.Topics = []kmsg.FetchResponseTopic{topic}
+		frame, err := AppendFetchFrame(1, resp, func(int, int) [][]byte { return in })
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The record bytes sit between the frame's header part and its
+		// trailing tags, whatever the parts.
+		all := bytes.Join(frame.Parts, nil)
+		if want := bytes.Join(in, nil); !bytes.Contains(all, want) {
+			t.Fatalf("the frame does not carry the records unchanged")
+		}
+		var out []string
+		for _, p := range frame.Parts {
+			if len(p) >= n {
+				out = append(out, string(p[0])+"x"+strconv.Itoa(len(p)/n))
+			}
+		}
+		return out
+	}
+	in := [][]byte{block[0:n], block[n : 2*n], block[2*n : 3*n], other, block[3*n : 4*n], block[n : 2*n]}
+	if got, want := recordParts(in), []string{"ax3", "ex1", "dx1", "bx1"}; !slices.Equal(got, want) {
+		t.Fatalf("record parts %v, want %v", got, want)
+	}
+	// A slice whose capacity ends at its length never merges, even when
+	// the next one happens to follow it in memory.
+	capped := [][]byte{block[0:n:n], block[n : 2*n]}
+	if got := recordParts(capped); len(got) != 2 {
+		t.Fatalf("merged past a capacity limit: %v", got)
+	}
 }
