@@ -108,15 +108,10 @@ func (c *compactor) collect() {
 			kept = append(kept, key)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), maintenanceTimeout)
-		err := c.b.deps.Store.Delete(ctx, key)
-		cancel()
-		if err != nil {
+		if err := c.b.deleteObject(key); err != nil {
 			c.b.log.Warn("deleting compacted object", "key", key, "err", err)
 			kept = append(kept, key)
-			continue
 		}
-		c.b.metrics.objectsDeleted.Inc()
 	}
 	c.garbage = kept
 }

@@ -131,18 +131,26 @@ func (m *maintenance) deleteExpiredObjects() error {
 		if err := d.Meta.DeleteObjects([]uint64{o.ID}); err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), maintenanceTimeout)
-		err := d.Store.Delete(ctx, o.Key)
-		cancel()
-		if err != nil {
+		if err := m.b.deleteObject(o.Key); err != nil {
 			// Unreferenced now; the start-up sweep removes it if this
 			// keeps failing.
 			m.b.log.Warn("deleting expired object", "key", o.Key, "err", err)
-			continue
 		}
-		m.b.metrics.objectsDeleted.Inc()
-		m.b.log.Debug("deleted expired object", "key", o.Key)
 	}
+	return nil
+}
+
+// deleteObject deletes an object no index entry and no read refers to any
+// more (retention and compaction both end here), within maintenanceTimeout,
+// and counts it.
+func (b *Broker) deleteObject(key string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), maintenanceTimeout)
+	defer cancel()
+	if err := b.deps.Store.Delete(ctx, key); err != nil {
+		return err
+	}
+	b.metrics.objectsDeleted.Inc()
+	b.log.Debug("deleted object", "key", key)
 	return nil
 }
 
