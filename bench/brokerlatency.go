@@ -111,24 +111,24 @@ func (h brokerHistogram) window(earlier brokerHistogram) BrokerLatency {
 		bounds = append(bounds, b)
 	}
 	sort.Float64s(bounds)
-	if len(bounds) == 0 {
-		return BrokerLatency{}
-	}
-	total := h[bounds[len(bounds)-1]] - earlier[bounds[len(bounds)-1]]
-	if total <= 0 {
-		return BrokerLatency{}
-	}
-	quantile := func(q float64) float64 {
-		rank := math.Ceil(q * total)
-		for i, b := range bounds {
-			if h[b]-earlier[b] >= rank {
-				if math.IsInf(b, 1) && i > 0 {
-					b = bounds[i-1] // beyond the last finite bound: report that bound
-				}
-				return round2(b * 1e6)
-			}
+	// Cumulative counts to per-bucket ones; the +Inf bucket reports the
+	// last finite bound.
+	uppers := make([]float64, len(bounds))
+	counts := make([]float64, len(bounds))
+	var below float64
+	for i, b := range bounds {
+		uppers[i] = b
+		if math.IsInf(b, 1) && i > 0 {
+			uppers[i] = bounds[i-1]
 		}
-		return 0
+		cum := h[b] - earlier[b]
+		counts[i] = cum - below
+		below = cum
 	}
-	return BrokerLatency{Count: uint64(total), P50Us: quantile(0.5), P99Us: quantile(0.99), P999Us: quantile(0.999)}
+	return BrokerLatency{
+		Count:  uint64(below),
+		P50Us:  bucketQuantileUs(uppers, counts, 0.5),
+		P99Us:  bucketQuantileUs(uppers, counts, 0.99),
+		P999Us: bucketQuantileUs(uppers, counts, 0.999),
+	}
 }

@@ -84,23 +84,35 @@ func histQuantileUs(later, earlier *metrics.Float64Histogram, q float64) float64
 	if len(later.Counts) != len(earlier.Counts) {
 		return 0
 	}
-	var total uint64
+	uppers := make([]float64, len(later.Counts))
+	counts := make([]float64, len(later.Counts))
 	for i := range later.Counts {
-		total += later.Counts[i] - earlier.Counts[i]
+		uppers[i] = later.Buckets[i+1]
+		if math.IsInf(uppers[i], 1) {
+			uppers[i] = later.Buckets[i] // unbounded: report its lower bound
+		}
+		counts[i] = float64(later.Counts[i] - earlier.Counts[i])
 	}
-	if total == 0 {
+	return bucketQuantileUs(uppers, counts, q)
+}
+
+// bucketQuantileUs is the upper bound (seconds in, microseconds out) of the
+// bucket holding quantile q of counts, per-bucket counts in ascending bucket
+// order. 0 when nothing was counted. Both histogram sources (the Go runtime's
+// and a broker's Prometheus buckets) reduce to this.
+func bucketQuantileUs(uppers, counts []float64, q float64) float64 {
+	var total float64
+	for _, c := range counts {
+		total += c
+	}
+	if total <= 0 {
 		return 0
 	}
-	rank := uint64(math.Ceil(q * float64(total)))
-	var seen uint64
-	for i := range later.Counts {
-		seen += later.Counts[i] - earlier.Counts[i]
-		if seen >= rank {
-			upper := later.Buckets[i+1]
-			if math.IsInf(upper, 1) {
-				upper = later.Buckets[i]
-			}
-			return round2(upper * 1e6)
+	rank := math.Ceil(q * total)
+	var seen float64
+	for i, c := range counts {
+		if seen += c; seen >= rank {
+			return round2(uppers[i] * 1e6)
 		}
 	}
 	return 0

@@ -41,13 +41,7 @@ func (r *run) e2e(ctx context.Context) (Result, error) {
 		smp.stop()
 		return Result{}, err
 	}
-	if wait(ctx, cfg.Warmup) && cfg.Warmup > 0 {
-		p.advance("measure", time.Now())
-	}
-	if p.currentName() == "measure" {
-		wait(ctx, cfg.Duration)
-	}
-	p.advance("drain", time.Now())
+	r.warmupAndMeasure(ctx, p)
 	stopErr := prod.stop()
 	waitConsumed(ctx, consRec, prodRec.totals().Records)
 	cons.stop()

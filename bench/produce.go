@@ -18,13 +18,7 @@ func (r *run) produce(ctx context.Context) (Result, error) {
 		smp.stop()
 		return Result{}, err
 	}
-	if wait(ctx, cfg.Warmup) && cfg.Warmup > 0 {
-		p.advance("measure", time.Now())
-	}
-	if p.currentName() == "measure" {
-		wait(ctx, cfg.Duration)
-	}
-	p.advance("drain", time.Now())
+	r.warmupAndMeasure(ctx, p)
 	stopErr := prod.stop()
 	res := Result{MeasuredPhase: "measure", Series: smp.stop()}
 	res.Phases = p.spans(r.start, time.Now())

@@ -77,3 +77,16 @@ func phaseElapsed(spans []PhaseSpan, name string) time.Duration {
 	}
 	return 0
 }
+
+// warmupAndMeasure runs the warmup (when there is one) and the measured
+// phase of the produce and e2e scenarios, then enters "drain"; it returns
+// early when ctx ends.
+func (r *run) warmupAndMeasure(ctx context.Context, p *phases) {
+	if wait(ctx, r.cfg.Warmup) && r.cfg.Warmup > 0 {
+		p.advance("measure", time.Now())
+	}
+	if p.currentName() == "measure" {
+		wait(ctx, r.cfg.Duration)
+	}
+	p.advance("drain", time.Now())
+}
