@@ -50,6 +50,23 @@ func apiVersionsFrame(correlation int32) []byte {
 	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
 }
 
+// pipeline dials s and writes n ApiVersions requests, correlation ids 0 to
+// n-1, without waiting for answers; the connection closes with the test.
+func pipeline(t *testing.T, s *Server, n int32) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	for i := range n {
+		if _, err := conn.Write(apiVersionsFrame(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conn
+}
+
 func readCorrelation(t *testing.T, r *bufio.Reader) int32 {
 	t.Helper()
 	var size [4]byte
@@ -110,16 +127,7 @@ func TestInFlightLimit(t *testing.T) {
 		mu.Unlock()
 	})
 	s := startServer(t, Options{MaxInFlight: 4}, h)
-	conn, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for i := int32(0); i < 10; i++ {
-		if _, err := conn.Write(apiVersionsFrame(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	conn := pipeline(t, s, 10)
 	waitFor(t, func() bool { return served.Load() == 4 })
 	if s.InFlight() != 4 {
 		t.Fatalf("in flight %d, want 4", s.InFlight())
@@ -156,14 +164,7 @@ func TestSkipLeavesNoResponse(t *testing.T) {
 		r.Respond(kmsg.NewPtrApiVersionsResponse())
 	})
 	s := startServer(t, Options{}, h)
-	conn, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for i := int32(0); i < 6; i++ {
-		_, _ = conn.Write(apiVersionsFrame(i))
-	}
+	conn := pipeline(t, s, 6)
 	r := bufio.NewReader(conn)
 	for _, want := range []int32{1, 3, 5} {
 		if got := readCorrelation(t, r); got != want {
@@ -275,16 +276,7 @@ func TestRespondFrameInParts(t *testing.T) {
 		}()
 	})
 	s := startServer(t, Options{}, h)
-	conn, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for i := int32(0); i < 20; i++ {
-		if _, err := conn.Write(apiVersionsFrame(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	conn := pipeline(t, s, 20)
 	r := bufio.NewReader(conn)
 	for want := int32(0); want < 20; want++ {
 		var size [4]byte

@@ -15,7 +15,7 @@ import (
 // benchDir returns a directory on a filesystem that supports O_DIRECT: the
 // test's temporary directory unless that is a tmpfs (open fails with EINVAL),
 // then a directory next to the package, removed afterwards.
-func benchDir(b *testing.B) string {
+func benchDir(b testing.TB) string {
 	dir := b.TempDir()
 	probe := filepath.Join(dir, "probe")
 	f, err := directio.OpenFile(probe, os.O_RDWR|os.O_CREATE, 0o644)
