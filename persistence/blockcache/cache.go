@@ -15,8 +15,9 @@ type entry struct {
 	key        Key
 	stream     uint64
 	data       []byte
-	prefetched bool // loaded ahead of need and not read yet
-	elem       *list.Element
+	prefetched bool          // loaded ahead of need and not read yet
+	consumed   bool          // read past by a sequential reader: on the consumed list
+	elem       *list.Element // in lru, or in consumed
 }
 
 // Stats are cumulative counters.
@@ -25,6 +26,7 @@ type Stats struct {
 	Evictions        int64
 	PrefetchedUnread int64 // prefetched blocks evicted before a read
 	Bytes            int64
+	ConsumedBytes    int64 // of Bytes, in blocks read past
 	Blocks           int
 }
 
@@ -34,6 +36,8 @@ type Cache struct {
 	capacity int64
 	used     int64            // guarded by mu
 	lru      *list.List       // guarded by mu; front = most recently used
+	consumed *list.List       // guarded by mu; blocks read past, front = newest
+	doneUsed int64            // guarded by mu: bytes on consumed
 	entries  map[Key]*entry   // guarded by mu
 	loading  map[Key]struct{} // guarded by mu: reserved, being read
 	wasted   map[uint64]int64 // guarded by mu: per stream, prefetched blocks evicted unread
@@ -45,6 +49,7 @@ func New(capacity int64) *Cache {
 	return &Cache{
 		capacity: capacity,
 		lru:      list.New(),
+		consumed: list.New(),
 		entries:  make(map[Key]*entry),
 		loading:  make(map[Key]struct{}),
 		wasted:   make(map[uint64]int64),
@@ -62,7 +67,9 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 	}
 	c.stats.Hits++
 	e.prefetched = false
-	c.lru.MoveToFront(e.elem)
+	if !e.consumed {
+		c.lru.MoveToFront(e.elem)
+	}
 	return e.data, true
 }
 
@@ -110,18 +117,37 @@ func (c *Cache) Fill(k Key, stream uint64, data []byte, prefetched bool) {
 	e.elem = c.lru.PushFront(e)
 	c.entries[k] = e
 	c.used += int64(len(data))
-	for c.used > c.capacity && c.lru.Len() > 1 {
+	for c.used > c.capacity && len(c.entries) > 1 {
+		if back := c.consumed.Back(); back != nil {
+			c.evictLocked(back.Value.(*entry))
+			continue
+		}
 		c.evictLocked(c.lru.Back().Value.(*entry))
 	}
 }
 
-// Consumed demotes a block that a sequential reader has read past, so it is
-// the first to go.
+// consumedShare is the part of the capacity that blocks read past may hold:
+// enough for a second reader a little behind the first to hit, small enough
+// that a catch-up scan does not fill the cache (and the heap) with blocks
+// nobody will read again.
+const consumedShare = 8
+
+// Consumed moves a block that a sequential reader has read past off the LRU:
+// blocks read past are evicted before any other, oldest first, and beyond an
+// eighth of the capacity at once.
 func (c *Cache) Consumed(k Key) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[k]; e != nil {
-		c.lru.MoveToBack(e.elem)
+	e := c.entries[k]
+	if e == nil || e.consumed {
+		return
+	}
+	c.lru.Remove(e.elem)
+	e.consumed = true
+	e.elem = c.consumed.PushFront(e)
+	c.doneUsed += int64(len(e.data))
+	for c.doneUsed > c.capacity/consumedShare {
+		c.evictLocked(c.consumed.Back().Value.(*entry))
 	}
 }
 
@@ -141,12 +167,18 @@ func (c *Cache) Stats() Stats {
 	defer c.mu.Unlock()
 	s := c.stats
 	s.Bytes = c.used
+	s.ConsumedBytes = c.doneUsed
 	s.Blocks = len(c.entries)
 	return s
 }
 
 func (c *Cache) evictLocked(e *entry) {
-	c.lru.Remove(e.elem)
+	if e.consumed {
+		c.consumed.Remove(e.elem)
+		c.doneUsed -= int64(len(e.data))
+	} else {
+		c.lru.Remove(e.elem)
+	}
 	delete(c.entries, e.key)
 	c.used -= int64(len(e.data))
 	c.stats.Evictions++

@@ -46,6 +46,39 @@ func TestConsumedIsEvictedFirst(t *testing.T) {
 	}
 }
 
+func TestConsumedBoundedToAnEighth(t *testing.T) {
+	c := New(1600) // consumed blocks may hold 200 bytes: two blocks
+	for i := 0; i < 8; i++ {
+		c.Fill(key(i), 1, block(100), false)
+	}
+	for i := 0; i < 4; i++ {
+		c.Consumed(key(i))
+		c.Consumed(key(i)) // twice is once
+	}
+	s := c.Stats()
+	if s.ConsumedBytes != 200 || s.Bytes != 600 || s.Evictions != 2 {
+		t.Fatalf("after four consumed: %+v, want 200 consumed of 600 bytes, 2 evictions", s)
+	}
+	for i, want := range []bool{false, false, true, true, true, true, true, true} {
+		if _, ok := c.Get(key(i)); ok != want {
+			t.Fatalf("block %d cached %v, want %v (the oldest consumed go first)", i, ok, want)
+		}
+	}
+	// A hit does not bring a consumed block back onto the LRU: under
+	// capacity pressure it still goes before every unconsumed block.
+	for i := 8; i < 21; i++ { // 300 bytes over: three evictions
+		c.Fill(key(i), 1, block(100), false)
+	}
+	for i, want := range map[int]bool{2: false, 3: false, 4: false, 5: true, 20: true} {
+		if _, ok := c.Get(key(i)); ok != want {
+			t.Fatalf("block %d cached %v, want %v (consumed blocks first, then the LRU's oldest)", i, ok, want)
+		}
+	}
+	if s := c.Stats(); s.ConsumedBytes != 0 || s.Bytes != 1600 {
+		t.Fatalf("after pressure: %+v", s)
+	}
+}
+
 func TestPrefetchedUnreadCounted(t *testing.T) {
 	c := New(200)
 	c.Fill(key(0), 7, block(100), true)
