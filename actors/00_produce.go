@@ -40,6 +40,7 @@ type produceRequest struct {
 	acks     int16
 	version  int16 // of the request: zstd needs v7+
 	deadline int64 // unix nanos
+	received int64 // unix nanos: when the loop read the request
 }
 
 func (pr *produceRequest) done(slot int, code int16, base, logStart int64) {
@@ -72,7 +73,7 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	pr := &produceRequest{acks: req.Acks, version: req.Version, deadline: r.Received.Add(timeout).UnixNano()}
+	pr := &produceRequest{acks: req.Acks, version: req.Version, deadline: r.Received.Add(timeout).UnixNano(), received: r.Received.UnixNano()}
 	pr.silent = req.Acks == 0
 	snap := b.reg.load()
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))

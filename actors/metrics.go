@@ -2,6 +2,8 @@ package actors
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floe-io/floe/netloop"
 )
 
 // brokerMetrics are the data path's metrics. Histograms and counters are
@@ -28,10 +30,27 @@ type brokerMetrics struct {
 	objectsDeleted   prometheus.Counter
 	producersExpired prometheus.Counter
 	coldThrottled    prometheus.Counter
+
+	// floe_produce_stage_seconds, one observer per stage.
+	stageDispatch, stageWALQueue, stageWALWrite, stageAck prometheus.Observer
+}
+
+// observeProduceStages splits one partition's part of a Produce, from the
+// loop reading the request to the partition answering it, into its stages
+// (all unix nanos): received → appended (dispatch to the partition actor,
+// validation, offset assignment), → writeStart (queued behind the WAL's
+// current group commit), → writeEnd (the write and its sync), → acked (the
+// partition actor learning of it).
+func (m *brokerMetrics) observeProduceStages(received, appended, writeStart, writeEnd, acked int64) {
+	seconds := func(from, to int64) float64 { return max(0, float64(to-from)/1e9) }
+	m.stageDispatch.Observe(seconds(received, appended))
+	m.stageWALQueue.Observe(seconds(appended, writeStart))
+	m.stageWALWrite.Observe(seconds(writeStart, writeEnd))
+	m.stageAck.Observe(seconds(writeEnd, acked))
 }
 
 func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
-	latency := prometheus.ExponentialBuckets(50e-6, 2, 18)
+	latency := netloop.LatencyBuckets
 	sizes := prometheus.ExponentialBuckets(1024, 4, 10)
 	m := &brokerMetrics{
 		walWrite:         prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_wal_write_seconds", Help: "One WAL group commit: write and fdatasync.", Buckets: latency}),
@@ -55,13 +74,24 @@ func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 		producersExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_producers_expired_total", Help: "Idempotent producer states forgotten after producer-id-expiration (per partition), in memory and in the metadata store."}),
 		blockHits:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_block_cache_hits_total", Help: "Blocks served to cold fetches from the block cache."}),
 	}
+	stages := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "floe_produce_stage_seconds",
+		Help:    "Where a durable Produce partition spends its time before it is answered: dispatch (loop to partition actor), wal_queue (behind the current group commit), wal_write (write and sync), ack (WAL to partition actor).",
+		Buckets: netloop.LatencyBuckets,
+	}, []string{"stage"})
+	m.stageDispatch = stages.WithLabelValues("dispatch")
+	m.stageWALQueue = stages.WithLabelValues("wal_queue")
+	m.stageWALWrite = stages.WithLabelValues("wal_write")
+	m.stageAck = stages.WithLabelValues("ack")
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.walWrite, m.walGroupBytes, m.walGroupCount, m.walErrors, m.walFull, m.produceRefused,
+	reg.MustRegister(stages, m.walWrite, m.walGroupBytes, m.walGroupCount, m.walErrors, m.walFull, m.produceRefused,
 		m.upload, m.uploadBytes, m.uploadErrors, m.coldRead, m.coldReadBytes, m.coldReadErrors, m.cacheHits, m.cacheMisses, m.blockHits, m.compactionBytes, m.compactionErrors, m.objectsDeleted, m.producersExpired, m.coldThrottled,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_bytes", Help: "Bytes in the cold path's block cache."},
 			func() float64 { return float64(b.blocks.Stats().Bytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_consumed_bytes", Help: "Of the block cache's bytes, those of blocks a sequential reader has read past (evicted first, at most an eighth of the cache)."},
+			func() float64 { return float64(b.blocks.Stats().ConsumedBytes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "floe_block_cache_prefetched_unread_total", Help: "Readahead blocks evicted before anyone read them."},
 			func() float64 { return float64(b.blocks.Stats().PrefetchedUnread) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_log_cache_bytes", Help: "Bytes in the log cache (tail data)."},

@@ -24,6 +24,9 @@ type (
 	durableMsg struct {
 		upTo int64
 		err  error
+		// The group commit that made upTo durable, unix nanos: its write
+		// started and ended then (floe_produce_stage_seconds).
+		writeStart, writeEnd int64
 	}
 	// fetchMsg asks for data of one fetch partition in one round.
 	fetchMsg struct {
@@ -208,7 +211,7 @@ func (p *partition) produce(m *produceMsg) {
 		if check.dup.lastOffset < l.highWatermark {
 			m.pr.done(m.slot, 0, check.dup.baseOffset, l.logStartOffset)
 		} else {
-			p.addWaiter(m.pr, m.slot, check.dup.baseOffset, check.dup.lastOffset)
+			p.addWaiter(m.pr, m.slot, check.dup.baseOffset, check.dup.lastOffset, 0)
 		}
 		return
 	}
@@ -233,14 +236,17 @@ func (p *partition) produce(m *produceMsg) {
 		header: h,
 	})
 	if m.pr.acks != 0 {
-		p.addWaiter(m.pr, m.slot, base, last)
+		p.addWaiter(m.pr, m.slot, base, last, time.Now().UnixNano())
 	}
 	p.evict()
 }
 
-func (p *partition) addWaiter(pr *produceRequest, slot int, base, last int64) {
+// addWaiter parks pr's slot until offset last is durable. appended is when
+// this partition handed the batch to the WAL (unix nanos), 0 for a retry
+// waiting on an earlier write.
+func (p *partition) addWaiter(pr *produceRequest, slot int, base, last, appended int64) {
 	l := p.log
-	l.waiters = append(l.waiters, pendingAck{pr: pr, slot: slot, base: base, last: last, deadline: pr.deadline})
+	l.waiters = append(l.waiters, pendingAck{pr: pr, slot: slot, base: base, last: last, deadline: pr.deadline, appended: appended})
 	if !l.timerArmed {
 		l.timerArmed = true
 		self, b := p.self, p.b
@@ -291,9 +297,13 @@ func (p *partition) durable(m *durableMsg) {
 	}
 	l.highWatermark = m.upTo
 	p.publish()
+	now := time.Now().UnixNano()
 	kept := l.waiters[:0]
 	for _, w := range l.waiters {
 		if w.last < l.highWatermark {
+			if w.appended != 0 {
+				p.b.metrics.observeProduceStages(w.pr.received, w.appended, m.writeStart, m.writeEnd, now)
+			}
 			w.pr.done(w.slot, 0, w.base, l.logStartOffset)
 			continue
 		}

@@ -32,6 +32,7 @@ type pendingAck struct {
 	last     int64 // durable once highWatermark > last
 	base     int64
 	deadline int64 // unix nanos; REQUEST_TIMED_OUT after it
+	appended int64 // unix nanos: when this partition handed the batch to the WAL; 0 for a retry of an earlier batch
 }
 
 // parkedFetch is a long-poll fetch waiting for new data on this partition.

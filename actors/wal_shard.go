@@ -115,7 +115,8 @@ func (s *walShard) flush(ctx actor.Context) {
 		s.fail(err)
 		return
 	}
-	s.b.metrics.walWrite.Observe(time.Since(start).Seconds())
+	written := time.Now()
+	s.b.metrics.walWrite.Observe(written.Sub(start).Seconds())
 	s.b.metrics.walGroupBytes.Observe(float64(size))
 	s.b.metrics.walGroupCount.Observe(float64(n))
 	s.b.walQueued.Add(-int64(size))
@@ -125,7 +126,7 @@ func (s *walShard) flush(ctx actor.Context) {
 		}
 	}
 	for ref, upTo := range s.upTo {
-		s.b.send(ref.pid, &durableMsg{upTo: upTo})
+		s.b.send(ref.pid, &durableMsg{upTo: upTo, writeStart: start.UnixNano(), writeEnd: written.UnixNano()})
 		delete(s.upTo, ref)
 	}
 	s.b.send(s.b.upload, &walWrittenMsg{shard: s.index, end: end, items: append([]*walAppendMsg(nil), group...)})

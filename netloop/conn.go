@@ -23,6 +23,8 @@ type slot struct {
 	data     []byte   // nil for a skipped request
 	vec      [][]byte // a frame in parts, instead of data
 	deadline int64    // unix nanos
+	queued   int64    // unix nanos: when the response was queued
+	key      int16    // the request's API key
 }
 
 // connState is one connection's state; loop-owned (see doc.go).
@@ -59,7 +61,7 @@ func (cs *connState) accept(c *completion) bool {
 		return false
 	}
 	s.state = slotReady
-	s.data, s.vec = c.data, c.vec
+	s.data, s.vec, s.queued = c.data, c.vec, c.queued
 	return true
 }
 
@@ -74,10 +76,17 @@ func (cs *connState) flush() {
 	}
 	cs.out = cs.out[:0]
 	n := uint64(len(cs.slots))
+	var now int64
 	for cs.inflight > 0 {
 		s := &cs.slots[cs.writeSeq%n]
 		if s.state != slotReady {
 			break
+		}
+		if s.data != nil || s.vec != nil {
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
+			cs.loop.server.metrics.observeWait(s.key, time.Duration(now-s.queued))
 		}
 		if s.data != nil {
 			cs.out = append(cs.out, s.data)
@@ -190,6 +199,7 @@ func (cs *connState) newRequest(h wire.RequestHeader, body kmsg.Request, now tim
 	r := &Request{Header: h, Body: body, Received: now, Remote: cs.remote, conn: cs, seq: cs.nextSeq}
 	s := &cs.slots[cs.nextSeq%uint64(len(cs.slots))]
 	s.state = slotWaiting
+	s.key = h.Key
 	s.deadline = now.Add(srv.deadlineFor(body)).UnixNano()
 	cs.nextSeq++
 	cs.inflight++

@@ -24,6 +24,9 @@ type completion struct {
 	kind completionKind
 	data []byte   // the response frame, or
 	vec  [][]byte // the response frame in parts (RespondFrame)
+	// queued is when the response was queued (unix nanos), for
+	// floe_response_wait_seconds.
+	queued int64
 }
 
 // loopState is floe's per-event-loop state. conns is loop-owned; queue and

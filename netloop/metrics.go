@@ -1,6 +1,7 @@
 package netloop
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 type metrics struct {
 	requests            *prometheus.CounterVec
 	latency             *prometheus.HistogramVec
+	responseWait        *prometheus.HistogramVec
 	bytesIn             prometheus.Counter
 	bytesOut            prometheus.Counter
 	connections         prometheus.Gauge
@@ -26,7 +28,11 @@ func newMetrics(reg prometheus.Registerer, inflight func() float64) *metrics {
 		}, []string{"api"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "floe_request_duration_seconds", Help: "Time from reading a request to queuing its response, by Kafka API.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18),
+			Buckets: LatencyBuckets,
+		}, []string{"api"}),
+		responseWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "floe_response_wait_seconds", Help: "Time from queuing a response to handing it to writev: the event loop's turn, and waiting behind earlier responses of the same connection (Kafka answers in order), by Kafka API.",
+			Buckets: LatencyBuckets,
 		}, []string{"api"}),
 		bytesIn:             prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_network_received_bytes_total", Help: "Request bytes read."}),
 		bytesOut:            prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_network_sent_bytes_total", Help: "Response bytes queued for writing."}),
@@ -40,17 +46,31 @@ func newMetrics(reg prometheus.Registerer, inflight func() float64) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.connections, m.connectionsRejected,
+		reg.MustRegister(m.requests, m.latency, m.responseWait, m.bytesIn, m.bytesOut, m.connections, m.connectionsRejected,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_requests_in_flight", Help: "Requests read and not yet answered."}, inflight))
 	}
 	return m
 }
 
-func (m *metrics) observe(key int16, took time.Duration, bytes int) {
-	label, ok := m.apiLabels[key]
-	if !ok {
-		label = strconv.Itoa(int(key))
+// LatencyBuckets are the bounds of floe's latency histograms: 50 µs to 9 s,
+// each √2 times the one before, so a quantile read from them is within 41%
+// (a factor of 2 could not tell a 1.6 ms tail from a 3.2 ms one).
+var LatencyBuckets = prometheus.ExponentialBuckets(50e-6, math.Sqrt2, 36)
+
+func (m *metrics) label(key int16) string {
+	if label, ok := m.apiLabels[key]; ok {
+		return label
 	}
+	return strconv.Itoa(int(key))
+}
+
+// observeWait records how long a response of API key waited to be written.
+func (m *metrics) observeWait(key int16, waited time.Duration) {
+	m.responseWait.WithLabelValues(m.label(key)).Observe(waited.Seconds())
+}
+
+func (m *metrics) observe(key int16, took time.Duration, bytes int) {
+	label := m.label(key)
 	m.requests.WithLabelValues(label).Inc()
 	m.latency.WithLabelValues(label).Observe(took.Seconds())
 	m.bytesOut.Add(float64(bytes))

@@ -36,8 +36,9 @@ func (r *Request) Respond(resp kmsg.Response) {
 	}
 	resp.SetVersion(r.Header.Version)
 	frame := wire.AppendResponse(nil, r.Header.CorrelationID, resp)
-	r.conn.loop.server.metrics.observe(r.Header.Key, time.Since(r.Received), len(frame))
-	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, data: frame})
+	now := time.Now()
+	r.conn.loop.server.metrics.observe(r.Header.Key, now.Sub(r.Received), len(frame))
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, data: frame, queued: now.UnixNano()})
 }
 
 // RespondFrame queues an already encoded response frame, given in parts of
@@ -48,8 +49,9 @@ func (r *Request) RespondFrame(parts [][]byte, size int) {
 	if !r.done.CompareAndSwap(false, true) {
 		return
 	}
-	r.conn.loop.server.metrics.observe(r.Header.Key, time.Since(r.Received), size)
-	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, vec: parts})
+	now := time.Now()
+	r.conn.loop.server.metrics.observe(r.Header.Key, now.Sub(r.Received), size)
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, vec: parts, queued: now.UnixNano()})
 }
 
 // Skip releases the request's slot without a response (acks=0 produce).

@@ -1,0 +1,73 @@
+package supervision
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// histogram reads the sample count and sum of the series of a histogram
+// family whose label has the given value.
+func histogram(t *testing.T, n *Node, name, label, value string) (uint64, float64) {
+	t.Helper()
+	families, err := n.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == label && l.GetValue() == value && m.Histogram != nil {
+					return m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum()
+				}
+			}
+		}
+	}
+	return 0, 0
+}
+
+// Every durable Produce partition is split into the four stages of
+// floe_produce_stage_seconds, whose times add up to no more than the
+// request's own; every answered Produce shows up once in
+// floe_response_wait_seconds.
+func TestProduceStageMetrics(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	defer cl.Close()
+	createTopic(t, cl, "stages", 2, nil)
+
+	const records = 20
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 0; i < records; i++ { // one at a time: one partition per request
+		if err := cl.ProduceSync(ctx, testRecord("stages", int32(i%2), i, 100)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	requests, requestSeconds := histogram(t, n, "floe_request_duration_seconds", "api", "Produce")
+	if requests != records {
+		t.Fatalf("%d Produce requests counted, want %d", requests, records)
+	}
+	var stageSeconds float64
+	for _, stage := range []string{"dispatch", "wal_queue", "wal_write", "ack"} {
+		count, sum := histogram(t, n, "floe_produce_stage_seconds", "stage", stage)
+		if count != records {
+			t.Errorf("stage %s: %d observations, want %d", stage, count, records)
+		}
+		stageSeconds += sum
+	}
+	if _, write := histogram(t, n, "floe_produce_stage_seconds", "stage", "wal_write"); write <= 0 {
+		t.Errorf("wal_write took %v s in all: the write times are not carried to the partition", write)
+	}
+	if stageSeconds > requestSeconds {
+		t.Errorf("stages add up to %.6f s, more than the requests' %.6f s", stageSeconds, requestSeconds)
+	}
+	if waits, _ := histogram(t, n, "floe_response_wait_seconds", "api", "Produce"); waits != records {
+		t.Errorf("%d Produce responses in floe_response_wait_seconds, want %d", waits, records)
+	}
+}
