@@ -226,14 +226,14 @@ func (d *drainTracker) drainedAt() (time.Time, bool) {
 	return d.at, !d.at.IsZero()
 }
 
-// brokerProduceHistogram reads the broker's Produce latency histogram from
+// brokerProduceHistogram reads the broker's Produce latency histograms from
 // cfg.MetricsURL; nil without one, or (said once on stderr) when the scrape
 // fails: the broker may not be floe.
-func (r *run) brokerProduceHistogram(ctx context.Context) brokerHistogram {
+func (r *run) brokerProduceHistogram(ctx context.Context) brokerReading {
 	if r.cfg.MetricsURL == "" || r.brokerScrapeFailed {
 		return nil
 	}
-	h, err := scrapeRequestHistogram(ctx, r.cfg.MetricsURL, "Produce")
+	h, err := scrapeBroker(ctx, r.cfg.MetricsURL)
 	if err != nil {
 		r.brokerScrapeFailed = true
 		fmt.Fprintf(r.progress, "floe bench: no broker-side latency: %v\n", err)
@@ -244,7 +244,7 @@ func (r *run) brokerProduceHistogram(ctx context.Context) brokerHistogram {
 
 // brokerWindow is the broker-side latency between two readings, nil when
 // either is missing.
-func brokerWindow(before, after brokerHistogram) *BrokerLatency {
+func brokerWindow(before, after brokerReading) *BrokerProduce {
 	if before == nil || after == nil {
 		return nil
 	}

@@ -57,6 +57,15 @@ func WriteTable(w io.Writer, r Result) error {
 		if bb, cb := k.BaselineBroker, k.CatchupBroker; bb != nil && cb != nil {
 			fmt.Fprintf(w, "the broker's own Produce latency, baseline → catch-up: p50 ≤ %.0f → ≤ %.0f µs, p99 ≤ %.0f → ≤ %.0f µs, p99.9 ≤ %.0f → ≤ %.0f µs (%d → %d requests)\n",
 				bb.P50Us, cb.P50Us, bb.P99Us, cb.P99Us, bb.P999Us, cb.P999Us, bb.Count, cb.Count)
+			var stages []string
+			for _, name := range BrokerStages() {
+				if s, ok := bb.Stages[name]; ok {
+					stages = append(stages, fmt.Sprintf("%s ≤ %.0f → ≤ %.0f", name, s.P99Us, cb.Stages[name].P99Us))
+				}
+			}
+			if len(stages) > 0 {
+				fmt.Fprintf(w, "  its stages' p99 in µs: %s\n", strings.Join(stages, ", "))
+			}
 		}
 	}
 	if k := r.Connections; k != nil {

@@ -129,8 +129,8 @@ type CatchupResult struct {
 	// BaselineBroker and CatchupBroker are the broker's own Produce
 	// latency in the two windows, when --metrics-url points at a floe
 	// broker's /metrics (see BrokerLatency).
-	BaselineBroker *BrokerLatency `json:"baseline_broker_produce,omitempty"`
-	CatchupBroker  *BrokerLatency `json:"catchup_broker_produce,omitempty"`
+	BaselineBroker *BrokerProduce `json:"baseline_broker_produce,omitempty"`
+	CatchupBroker  *BrokerProduce `json:"catchup_broker_produce,omitempty"`
 }
 
 // ConnectionsResult is the connection scenario's verdict.

@@ -111,21 +111,26 @@ func TestCatchupAgainstKfake(t *testing.T) {
 	cfg.Baseline = 500 * time.Millisecond
 	cfg.Duration = 10 * time.Second // the longest catch-up allowed; kfake drains in far less
 	// kfake has no metrics: a stand-in /metrics whose Produce histogram
-	// gains 100 requests (all under 0.8 ms) per scrape.
+	// and WAL-write stage gain 100 requests (all under 0.8 ms) per scrape.
 	var scrapes atomic.Int64
 	metricsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		n := 100 * scrapes.Add(1)
 		for _, le := range []string{"0.0004", "0.0008", "+Inf"} {
 			fmt.Fprintf(w, "floe_request_duration_seconds_bucket{api=\"Produce\",le=%q} %d\n", le, n)
+			fmt.Fprintf(w, "floe_produce_stage_seconds_bucket{stage=\"wal_write\",le=%q} %d\n", le, n)
 		}
 	}))
 	defer metricsSrv.Close()
 	cfg.MetricsURL = metricsSrv.URL
 	recs := capture(&cfg)
 	res := runScenario(t, ScenarioCatchup, cfg)
-	for window, b := range map[string]*BrokerLatency{"baseline": res.Catchup.BaselineBroker, "catch-up": res.Catchup.CatchupBroker} {
+	for window, b := range map[string]*BrokerProduce{"baseline": res.Catchup.BaselineBroker, "catch-up": res.Catchup.CatchupBroker} {
 		if b == nil || b.Count != 100 || b.P99Us != 400 {
 			t.Errorf("broker-side Produce latency in the %s window: %+v, want 100 requests at p99 ≤ 400 µs", window, b)
+			continue
+		}
+		if s, ok := b.Stages["wal_write"]; !ok || s.Count != 100 || len(b.Stages) != 1 {
+			t.Errorf("broker-side Produce stages in the %s window: %+v, want wal_write alone with 100", window, b.Stages)
 		}
 	}
 	m := jsonShape(t, res)

@@ -148,38 +148,55 @@ func TestHistQuantileUsOfDifference(t *testing.T) {
 }
 
 // The broker's request histogram is picked out of a real exposition by its
-// api label, and a window's quantiles count only what came between two
-// readings.
+// api label, the stage histograms by theirs, and a window's quantiles count
+// only what came between two readings.
 func TestBrokerRequestHistogramWindow(t *testing.T) {
-	exposition := func(counts ...int) string {
-		bounds := []string{"0.0004", "0.0008", "0.0016", "0.0032", "+Inf"}
+	bounds := []string{"0.0004", "0.0008", "0.0016", "0.0032", "+Inf"}
+	exposition := func(withStages bool, counts ...int) string {
 		var b strings.Builder
 		b.WriteString("# HELP floe_request_duration_seconds Request latency.\n# TYPE floe_request_duration_seconds histogram\n")
 		for i, le := range bounds {
 			fmt.Fprintf(&b, "floe_request_duration_seconds_bucket{api=\"Produce\",le=\"%s\"} %d\n", le, counts[i])
 			fmt.Fprintf(&b, "floe_request_duration_seconds_bucket{api=\"Fetch\",le=\"%s\"} %d\n", le, 1000)
+			if withStages {
+				// wal_write has the request's counts; every other stage
+				// and the Fetch response wait, none after the first.
+				fmt.Fprintf(&b, "floe_produce_stage_seconds_bucket{stage=\"wal_write\",le=\"%s\"} %d\n", le, counts[i])
+				fmt.Fprintf(&b, "floe_produce_stage_seconds_bucket{stage=\"dispatch\",le=\"%s\"} %d\n", le, 10)
+				fmt.Fprintf(&b, "floe_response_wait_seconds_bucket{api=\"Fetch\",le=\"%s\"} %d\n", le, counts[i])
+			}
 		}
 		b.WriteString("floe_request_duration_seconds_sum{api=\"Produce\"} 1.5\nfloe_request_duration_seconds_count{api=\"Produce\"} 0\n")
 		return b.String()
 	}
-	before, err := parseRequestHistogram(strings.NewReader(exposition(10, 10, 10, 10, 10)), "Produce")
+	before, err := parseBrokerHistograms(strings.NewReader(exposition(true, 10, 10, 10, 10, 10)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 1000 more: 900 under 0.4 ms, 90 under 0.8 ms, 9 under 3.2 ms, 1 beyond.
-	after, err := parseRequestHistogram(strings.NewReader(exposition(910, 1000, 1000, 1009, 1010)), "Produce")
+	after, err := parseBrokerHistograms(strings.NewReader(exposition(true, 910, 1000, 1000, 1009, 1010)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := after.window(before)
 	want := BrokerLatency{Count: 1000, P50Us: 400, P99Us: 800, P999Us: 3200}
-	if got != want {
-		t.Fatalf("window %+v, want %+v", got, want)
+	if got.BrokerLatency != want {
+		t.Fatalf("window %+v, want %+v", got.BrokerLatency, want)
 	}
-	if w := after.window(after); w != (BrokerLatency{}) {
+	if len(got.Stages) != 2 || got.Stages["wal_write"] != want || got.Stages["dispatch"] != (BrokerLatency{}) {
+		t.Fatalf("stages %+v, want wal_write %+v and an empty dispatch (the Fetch response wait is not Produce's)", got.Stages, want)
+	}
+	if w := after.window(after); w.BrokerLatency != (BrokerLatency{}) {
 		t.Fatalf("empty window %+v", w)
 	}
-	if _, err := parseRequestHistogram(strings.NewReader(exposition(1, 1, 1, 1, 1)), "Metadata"); err == nil {
-		t.Fatal("an api with no buckets parsed")
+	old, err := parseBrokerHistograms(strings.NewReader(exposition(false, 10, 10, 10, 10, 10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := old.window(old); w.Stages != nil {
+		t.Fatalf("stages from a broker without them: %+v", w.Stages)
+	}
+	if _, err := parseBrokerHistograms(strings.NewReader(strings.ReplaceAll(exposition(true, 1, 1, 1, 1, 1), `api="Produce"`, `api="Metadata"`))); err == nil {
+		t.Fatal("an exposition without Produce request buckets parsed")
 	}
 }
