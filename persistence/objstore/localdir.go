@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // tempDirName is the directory under a LocalDir's root that holds files being
@@ -94,6 +96,39 @@ func (d *LocalDir) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
+// writebackChunk is how much of an object is written before its writeback is
+// started; at most two chunks are being written back at a time.
+const writebackChunk = 1 << 20
+
+// writeSmoothed writes data to file a chunk at a time and starts each
+// chunk's writeback as soon as it is written (sync_file_range), after
+// waiting for the chunk before the previous one. A large object then reaches
+// the disk as a stream of 1 MiB writes instead of one burst at fsync: a
+// compacted object of 130 MiB, written whole, put 230 MiB/s of writeback in
+// the device queue for seconds, and every WAL write of the same disk waited
+// behind it (RocksDB's bytes_per_sync does the same for its files). The
+// sync_file_range calls are only a schedule: their errors are ignored,
+// because the fsync that follows reports any failure to write.
+func writeSmoothed(file *os.File, data []byte) error {
+	if len(data) <= writebackChunk {
+		_, err := file.Write(data)
+		return err
+	}
+	fd := int(file.Fd())
+	for off := 0; off < len(data); off += writebackChunk {
+		end := min(off+writebackChunk, len(data))
+		if _, err := file.Write(data[off:end]); err != nil {
+			return err
+		}
+		if off >= 2*writebackChunk {
+			_ = unix.SyncFileRange(fd, int64(off-2*writebackChunk), writebackChunk,
+				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+		}
+		_ = unix.SyncFileRange(fd, int64(off), int64(end-off), unix.SYNC_FILE_RANGE_WRITE)
+	}
+	return nil
+}
+
 // writeTemp writes data to a new file in the temporary directory and fsyncs
 // it, so that the rename that follows publishes only complete, durable bytes.
 func (d *LocalDir) writeTemp(data []byte) (path string, err error) {
@@ -108,7 +143,7 @@ func (d *LocalDir) writeTemp(data []byte) (path string, err error) {
 			_ = os.Remove(path)
 		}
 	}()
-	if _, err = file.Write(data); err != nil {
+	if err = writeSmoothed(file, data); err != nil {
 		return "", err
 	}
 	if err = file.Sync(); err != nil {
