@@ -3,6 +3,7 @@ package netloop
 import (
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +19,17 @@ type metrics struct {
 	bytesOut            prometheus.Counter
 	connections         prometheus.Gauge
 	connectionsRejected prometheus.Counter
-	apiLabels           map[int16]string // read-only after construction
+	// perAPI holds each Kafka API's series once it has answered a
+	// request (so unused APIs export nothing): looking the label up per
+	// response took most of the per-response metric cost.
+	perAPI [kmsg.MaxKey + 1]atomic.Pointer[apiSeries]
+}
+
+// apiSeries are one Kafka API's request metrics.
+type apiSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+	wait     prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer, inflight func() float64) *metrics {
@@ -38,12 +49,6 @@ func newMetrics(reg prometheus.Registerer, inflight func() float64) *metrics {
 		bytesOut:            prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_network_sent_bytes_total", Help: "Response bytes queued for writing."}),
 		connections:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_connections", Help: "Open client connections."}),
 		connectionsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_connections_rejected_total", Help: "Connections refused at the connection cap or while draining."}),
-		apiLabels:           make(map[int16]string),
-	}
-	for k := int16(0); k <= kmsg.MaxKey; k++ {
-		if name := kmsg.NameForKey(k); name != "" {
-			m.apiLabels[k] = name
-		}
 	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.latency, m.responseWait, m.bytesIn, m.bytesOut, m.connections, m.connectionsRejected,
@@ -57,21 +62,34 @@ func newMetrics(reg prometheus.Registerer, inflight func() float64) *metrics {
 // (a factor of 2 could not tell a 1.6 ms tail from a 3.2 ms one).
 var LatencyBuckets = prometheus.ExponentialBuckets(50e-6, math.Sqrt2, 36)
 
-func (m *metrics) label(key int16) string {
-	if label, ok := m.apiLabels[key]; ok {
-		return label
+// series returns API key's series, resolving them on the key's first use.
+// Two goroutines resolving at once get the same children from client_golang.
+func (m *metrics) series(key int16) *apiSeries {
+	inTable := key >= 0 && int(key) < len(m.perAPI)
+	if inTable {
+		if s := m.perAPI[key].Load(); s != nil {
+			return s
+		}
 	}
-	return strconv.Itoa(int(key))
+	label := kmsg.NameForKey(key)
+	if label == "" {
+		label = strconv.Itoa(int(key))
+	}
+	s := &apiSeries{requests: m.requests.WithLabelValues(label), latency: m.latency.WithLabelValues(label), wait: m.responseWait.WithLabelValues(label)}
+	if inTable {
+		m.perAPI[key].Store(s)
+	}
+	return s
 }
 
 // observeWait records how long a response of API key waited to be written.
 func (m *metrics) observeWait(key int16, waited time.Duration) {
-	m.responseWait.WithLabelValues(m.label(key)).Observe(waited.Seconds())
+	m.series(key).wait.Observe(waited.Seconds())
 }
 
 func (m *metrics) observe(key int16, took time.Duration, bytes int) {
-	label := m.label(key)
-	m.requests.WithLabelValues(label).Inc()
-	m.latency.WithLabelValues(label).Observe(took.Seconds())
+	s := m.series(key)
+	s.requests.Inc()
+	s.latency.Observe(took.Seconds())
 	m.bytesOut.Add(float64(bytes))
 }
