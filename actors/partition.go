@@ -224,7 +224,8 @@ func (p *partition) produce(m *produceMsg) {
 	l.nextOffset = last + 1
 	l.appendBatch(cachedBatch{base: base, last: last, header: h, data: batch})
 	p.b.cacheBytes.Add(int64(len(batch)))
-	p.producers.record(h, base, last, time.Now().UnixMilli())
+	now := time.Now()
+	p.producers.record(h, base, last, now.UnixMilli())
 	if int64(len(p.producers)) != p.log.producerCount {
 		p.countProducers()
 	}
@@ -236,7 +237,7 @@ func (p *partition) produce(m *produceMsg) {
 		header: h,
 	})
 	if m.pr.acks != 0 {
-		p.addWaiter(m.pr, m.slot, base, last, time.Now().UnixNano())
+		p.addWaiter(m.pr, m.slot, base, last, now.UnixNano())
 	}
 	p.evict()
 }
