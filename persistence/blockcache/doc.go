@@ -10,9 +10,9 @@
 //     the capacity: a second reader close behind the first still hits, but a
 //     catch-up scan does not fill the cache with blocks nobody will read
 //     again. Measured during a catch-up: the broker's page faults fell from
-//     ~8,500/s to ~3,600/s and its CPU back to the baseline's, because
-//     freed blocks' memory is reused instead of the heap growing to the
-//     cache's size (docs/benchmarks.md).
+//     ~8,500/s to ~4,700/s and its CPU over its baseline from +6..17 to
+//     +1..7 points, because freed blocks' memory is reused instead of the
+//     heap growing to the cache's size (docs/benchmarks.md).
 //   - Prefetch accounting: blocks loaded ahead of need (readahead) are marked;
 //     when one is evicted before anyone read it, the stream's wasted counter
 //     grows, which tells that stream's readahead to back off.
