@@ -43,6 +43,7 @@ func TestProduceStageMetrics(t *testing.T) {
 	const records = 20
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	began := time.Now()
 	for i := 0; i < records; i++ { // one at a time: one partition per request
 		if err := cl.ProduceSync(ctx, testRecord("stages", int32(i%2), i, 100)).FirstErr(); err != nil {
 			t.Fatal(err)
@@ -67,7 +68,17 @@ func TestProduceStageMetrics(t *testing.T) {
 	if stageSeconds > requestSeconds {
 		t.Errorf("stages add up to %.6f s, more than the requests' %.6f s", stageSeconds, requestSeconds)
 	}
-	if waits, _ := histogram(t, n, "floe_response_wait_seconds", "api", "Produce"); waits != records {
+	elapsed := time.Since(began).Seconds()
+	if requestSeconds > elapsed {
+		t.Errorf("requests took %.6f s in all, more than the %.6f s the test produced for", requestSeconds, elapsed)
+	}
+	// The waits, like the stages, are parts of the time the test spent:
+	// a wait measured from a missing or wrong queue time would not be.
+	waits, waitSeconds := histogram(t, n, "floe_response_wait_seconds", "api", "Produce")
+	if waits != records {
 		t.Errorf("%d Produce responses in floe_response_wait_seconds, want %d", waits, records)
+	}
+	if waitSeconds <= 0 || waitSeconds > elapsed {
+		t.Errorf("responses waited %.6f s in all, outside (0, %.6f s]", waitSeconds, elapsed)
 	}
 }
