@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/floe-io/floe/internal/yield"
 )
 
 // Batch is one Kafka record batch (v2) and what the index needs to know
@@ -82,8 +84,12 @@ func (b *Builder) Finish() (object []byte, index []IndexEntry) {
 	})
 	index = b.planBlocks()
 	object = make([]byte, 0, b.dataBytes+indexSize(len(index))+FooterSize)
+	// The object is fresh memory, so this loop runs at the speed of page
+	// faults: it yields every few pages' worth (see package yield).
+	var copied yield.Counter
 	for _, batch := range b.batches {
 		object = append(object, batch.Data...)
+		copied.Add(len(batch.Data))
 	}
 	indexPosition := int64(len(object))
 	object = appendIndex(object, index)
