@@ -17,6 +17,7 @@ import (
 func checkStoreContract(t *testing.T, store Store, root string) {
 	t.Run("RoundTrip", func(t *testing.T) { contractRoundTrip(t, store, root+"/rt") })
 	t.Run("RangedGet", func(t *testing.T) { contractRangedGet(t, store, root+"/rg") })
+	t.Run("GetInto", func(t *testing.T) { contractGetInto(t, store, root+"/gi") })
 	t.Run("MissingKey", func(t *testing.T) { contractMissingKey(t, store, root+"/mk") })
 	t.Run("List", func(t *testing.T) { contractList(t, store, root+"/ls") })
 	t.Run("Delete", func(t *testing.T) { contractDelete(t, store, root+"/del") })
@@ -105,6 +106,61 @@ func contractRangedGet(t *testing.T, store Store, root string) {
 	}
 	if _, err := store.Get(ctx, empty, 1, -1); !errors.Is(err, ErrInvalidRange) {
 		t.Errorf("Get(empty object, 1, -1) error = %v, want ErrInvalidRange", err)
+	}
+}
+
+func contractGetInto(t *testing.T, store Store, root string) {
+	ctx := context.Background()
+	key := root + "/r"
+	data := patterned(3<<20 + 5) // over several yield steps
+	mustPut(t, store, key, data)
+	tests := []struct {
+		offset int64
+		sizes  []int
+	}{
+		{0, []int{len(data)}},
+		{0, []int{3, 4, 0, 2 << 20}},
+		{7, []int{1 << 20, 1, 2<<20 - 3}},
+		{int64(len(data)) - 5, []int{5}},
+		{int64(len(data)), nil},
+		{int64(len(data)), []int{0}},
+	}
+	for _, test := range tests {
+		dst := make([][]byte, len(test.sizes))
+		for i, size := range test.sizes {
+			dst[i] = make([]byte, size)
+		}
+		if err := store.GetInto(ctx, key, test.offset, dst...); err != nil {
+			t.Fatalf("GetInto(%d, %v): %v", test.offset, test.sizes, err)
+		}
+		at := test.offset
+		for i, buf := range dst {
+			if !bytes.Equal(buf, data[at:at+int64(len(buf))]) {
+				t.Fatalf("GetInto(%d, %v): buffer %d differs from the object at %d", test.offset, test.sizes, i, at)
+			}
+			at += int64(len(buf))
+		}
+	}
+	for _, bad := range []struct {
+		offset int64
+		sizes  []int
+	}{
+		{int64(len(data)) - 5, []int{6}},
+		{int64(len(data)) - 5, []int{3, 3}},
+		{int64(len(data)) + 1, nil},
+		{int64(len(data)) + 1, []int{1}},
+		{-1, []int{1}},
+	} {
+		dst := make([][]byte, len(bad.sizes))
+		for i, size := range bad.sizes {
+			dst[i] = make([]byte, size)
+		}
+		if err := store.GetInto(ctx, key, bad.offset, dst...); !errors.Is(err, ErrInvalidRange) {
+			t.Errorf("GetInto(%d, %v) error = %v, want ErrInvalidRange", bad.offset, bad.sizes, err)
+		}
+	}
+	if err := store.GetInto(ctx, root+"/missing", 0, make([]byte, 1)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetInto(missing key) error = %v, want ErrNotFound", err)
 	}
 }
 

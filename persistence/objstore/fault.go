@@ -238,6 +238,14 @@ func (f *FaultStore) Get(ctx context.Context, key string, offset, length int64) 
 	return f.inner.Get(ctx, key, offset, length)
 }
 
+// GetInto injects faults (as Get), then calls the wrapped store.
+func (f *FaultStore) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
+	if err := f.inject(ctx, OpGet, key); err != nil {
+		return err
+	}
+	return f.inner.GetInto(ctx, key, offset, dst...)
+}
+
 // Head injects faults, then calls the wrapped store.
 func (f *FaultStore) Head(ctx context.Context, key string) (int64, error) {
 	if err := f.inject(ctx, OpHead, key); err != nil {

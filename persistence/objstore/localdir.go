@@ -230,6 +230,32 @@ func (d *LocalDir) Get(ctx context.Context, key string, offset, length int64) ([
 	return data, nil
 }
 
+// GetInto reads a range of the object with one positioned read per buffer,
+// so the kernel writes the bytes where the caller wants them.
+func (d *LocalDir) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	file, size, err := d.openObject(key)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	if total := totalLen(dst); offset < 0 || offset > size || total > size-offset {
+		return fmt.Errorf("%w: %q bytes [%d, +%d), size %d", ErrInvalidRange, key, offset, total, size)
+	}
+	for _, buf := range dst {
+		if _, err := file.ReadAt(buf, offset); err != nil {
+			return fmt.Errorf("objstore: get %q: %w", key, err)
+		}
+		offset += int64(len(buf))
+	}
+	return nil
+}
+
 // Head returns the object's size.
 func (d *LocalDir) Head(ctx context.Context, key string) (int64, error) {
 	if err := ctx.Err(); err != nil {

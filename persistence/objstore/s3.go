@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/floe-io/floe/internal/yield"
 )
 
 // S3 is a Store kept in one S3 bucket (AWS or an S3-compatible server such
@@ -195,6 +197,26 @@ func (s *S3) Get(ctx context.Context, key string, offset, length int64) ([]byte,
 		data = data[:length]
 	}
 	return data, nil
+}
+
+// GetInto is one ranged GET, read into a buffer inside the attempt (see
+// readWholeBody) and copied into dst in steps that let the scheduler in.
+func (s *S3) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
+	total := totalLen(dst)
+	if offset < 0 {
+		return fmt.Errorf("%w: %q offset %d", ErrInvalidRange, key, offset)
+	}
+	data, err := s.Get(ctx, key, offset, total)
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) != total {
+		return fmt.Errorf("%w: %q bytes [%d, +%d), %d there", ErrInvalidRange, key, offset, total, len(data))
+	}
+	for _, buf := range dst {
+		data = data[yield.Copy(buf, data):]
+	}
+	return nil
 }
 
 // getEmpty answers a read of no bytes at offset: empty if the object exists

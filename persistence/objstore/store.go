@@ -23,6 +23,14 @@ type Store interface {
 	// exact range checks the length of the result. A missing key yields an
 	// error for which errors.Is(err, ErrNotFound) holds.
 	Get(ctx context.Context, key string, offset, length int64) ([]byte, error)
+	// GetInto fills the caller's buffers with the object's bytes from
+	// offset on: dst[0] first, then dst[1] with the bytes that follow, and so
+	// on. Every byte asked for must exist; a range past the end is an error
+	// for which errors.Is(err, ErrInvalidRange) holds. It is Get for a
+	// caller that already has the memory: compaction reads blocks straight
+	// into the object it builds, through the kernel, rather than copying
+	// them from a second buffer (see package yield for why that matters).
+	GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error
 	// Head returns the size of the object in bytes, or ErrNotFound.
 	Head(ctx context.Context, key string) (size int64, err error)
 	// List returns the keys that begin with prefix, sorted. The prefix need not
@@ -109,4 +117,13 @@ func ObjectKey(id uint64) string {
 	}
 	hash := crc32.Checksum(idBytes[:], crc32.MakeTable(crc32.Castagnoli))
 	return fmt.Sprintf("%04x/obj/%020d", hash>>16, id)
+}
+
+// totalLen is the number of bytes a GetInto asks for.
+func totalLen(dst [][]byte) int64 {
+	var n int64
+	for _, d := range dst {
+		n += int64(len(d))
+	}
+	return n
 }
