@@ -136,7 +136,11 @@ func (c *compactor) candidates(objects []meta.Object) []meta.Object {
 	return out
 }
 
-// compact runs one round.
+// compact runs one round: plan the merged objects from the victims' indexes,
+// then build each by reading its blocks straight into it. Blocks are copied
+// whole, never split into batches, so a round holds one output object in
+// memory (the victims are read a range at a time) and the page faults of
+// that fresh memory are taken by the kernel inside the reads.
 func (c *compactor) compact() error {
 	d := c.b.deps
 	objects, err := d.Meta.Objects()
@@ -156,38 +160,38 @@ func (c *compactor) compact() error {
 		return err
 	}
 	start := time.Now()
-	var batches []objformat.Batch
-	var readBytes int64
-	for _, o := range victims {
-		data, err := c.read(o)
-		if err != nil {
-			return err
-		}
-		readBytes += int64(len(data))
-		for _, e := range o.Entries {
-			if deleted[e.Stream] || e.EndOffset <= starts[e.Stream] {
-				continue
-			}
-			got, err := blockBatches(e, data[e.Position:e.Position+e.Size])
-			if err != nil {
-				return fmt.Errorf("actors: compaction: object %s: %w", o.Key, err)
-			}
-			batches = append(batches, got...)
-		}
-	}
-	added, err := c.write(batches)
+	outputs, err := planCompaction(victims, starts, deleted, c.b.cfg.CompactionOutputBytes)
 	if err != nil {
 		return err
 	}
+	// The victims stay readable for the whole round: retention deletes an
+	// object only when no read holds it.
+	keys := make([]string, len(victims))
+	for i, o := range victims {
+		keys[i] = o.Key
+		c.b.refs.acquire(o.Key)
+	}
+	defer c.b.refs.release(keys)
+	var added []meta.Object
+	var readBytes int64
+	for _, out := range outputs {
+		o, err := c.build(victims, out)
+		if err != nil {
+			c.discard(added)
+			return err
+		}
+		added = append(added, o)
+		readBytes += out.size
+	}
 	ids := make([]uint64, len(victims))
 	removed := make(map[string]bool, len(victims))
-	var keys []string
 	for i, o := range victims {
 		ids[i] = o.ID
 		removed[o.Key] = true
-		keys = append(keys, o.Key)
 	}
 	if err := d.Meta.ReplaceObjects(added, ids); err != nil {
+		// Not discarded: a failed commit may still have reached the disk,
+		// and the start-up sweep deletes them if it did not.
 		return fmt.Errorf("actors: compaction: switch index: %w", err)
 	}
 	c.notify(victims, added, removed, keys)
@@ -196,61 +200,195 @@ func (c *compactor) compact() error {
 	return nil
 }
 
-func (c *compactor) read(o meta.Object) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
-	defer cancel()
-	if err := c.limiter.WaitN(ctx, int(min(o.Size, int64(c.limiter.Burst())))); err != nil {
-		return nil, err
+// discard deletes the objects a failed round wrote: no index names them,
+// and a round that keeps failing would otherwise leave a new set each time
+// until the next start-up's orphan sweep.
+func (c *compactor) discard(objects []meta.Object) {
+	for _, o := range objects {
+		if err := c.b.deleteObject(o.Key); err != nil {
+			c.b.log.Warn("deleting the output of a failed compaction", "key", o.Key, "err", err)
+		}
 	}
-	c.b.refs.acquire(o.Key)
-	defer c.b.refs.release([]string{o.Key})
-	data, err := c.b.deps.Store.Get(ctx, o.Key, 0, o.Size)
-	if err != nil {
-		return nil, fmt.Errorf("actors: compaction: read %s: %w", o.Key, err)
-	}
-	if int64(len(data)) != o.Size {
-		return nil, fmt.Errorf("actors: compaction: %s is %d bytes, index says %d", o.Key, len(data), o.Size)
-	}
-	return data, nil
 }
 
-// write builds and puts the merged objects, cutting a new one when the
-// current one reaches the output size.
-func (c *compactor) write(batches []objformat.Batch) ([]meta.Object, error) {
-	sort.SliceStable(batches, func(i, j int) bool {
-		if batches[i].Stream != batches[j].Stream {
-			return batches[i].Stream < batches[j].Stream
+// compactionBlock is one block of a victim that goes into a merged object.
+type compactionBlock struct {
+	victim int // index into the round's victims
+	entry  meta.ObjectEntry
+}
+
+// compactionOutput is one merged object: its blocks in object order.
+type compactionOutput struct {
+	blocks []compactionBlock
+	size   int64 // bytes of blocks
+}
+
+// planCompaction lays the victims' live blocks out as merged objects: sorted
+// by (stream, offset), a new object cut between streams once the current one
+// reaches outputBytes, or anywhere once it reaches twice that (so a stream's
+// run stays in one object unless it alone is that large). Blocks of deleted
+// streams and blocks wholly below their log start are left out. Two blocks of
+// one stream with overlapping offsets mean a broken index and fail the round.
+func planCompaction(victims []meta.Object, starts map[uint64]int64, deleted map[uint64]bool, outputBytes int64) ([]compactionOutput, error) {
+	var blocks []compactionBlock
+	for i, o := range victims {
+		for _, e := range o.Entries {
+			if deleted[e.Stream] || e.EndOffset <= starts[e.Stream] {
+				continue
+			}
+			blocks = append(blocks, compactionBlock{victim: i, entry: e})
 		}
-		return batches[i].BaseOffset < batches[j].BaseOffset
+	}
+	// Victims are in id order, which is not offset order for a stream
+	// whose older data an earlier round rewrote under a newer id.
+	sort.SliceStable(blocks, func(i, j int) bool {
+		a, b := blocks[i].entry, blocks[j].entry
+		if a.Stream != b.Stream {
+			return a.Stream < b.Stream
+		}
+		return a.FirstOffset < b.FirstOffset
 	})
-	var out []meta.Object
-	builder := objformat.NewBuilder(c.b.cfg.BlockBytes)
-	flush := func() error {
-		if builder.Len() == 0 {
-			return nil
+	var outputs []compactionOutput
+	var cur compactionOutput
+	for i, b := range blocks {
+		if i > 0 {
+			prev := blocks[i-1]
+			if prev.entry.Stream == b.entry.Stream && b.entry.FirstOffset < prev.entry.EndOffset {
+				return nil, fmt.Errorf("actors: compaction: stream %d: block at offset %d of %s overlaps [%d, %d) of %s",
+					b.entry.Stream, b.entry.FirstOffset, victims[b.victim].Key, prev.entry.FirstOffset, prev.entry.EndOffset, victims[prev.victim].Key)
+			}
+			if cur.size >= outputBytes && (prev.entry.Stream != b.entry.Stream || cur.size >= 2*outputBytes) {
+				outputs = append(outputs, cur)
+				cur = compactionOutput{}
+			}
 		}
-		object, index := builder.Finish()
-		o, err := c.put(object, index)
+		cur.blocks = append(cur.blocks, b)
+		cur.size += b.entry.Size
+	}
+	if len(cur.blocks) > 0 {
+		outputs = append(outputs, cur)
+	}
+	return outputs, nil
+}
+
+// compactionIndex is the merged object's index: each block at its new
+// position, and blocks of one stream that continue one another joined while
+// the joined block stays within blockBytes (uploads of a busy broker leave
+// many small blocks; the merged object need not keep them small). Joining
+// changes no byte: the blocks already lie back to back.
+func compactionIndex(out compactionOutput, blockBytes int) []objformat.IndexEntry {
+	index := make([]objformat.IndexEntry, 0, len(out.blocks))
+	var position int64
+	for _, b := range out.blocks {
+		e := b.entry
+		if n := len(index); n > 0 {
+			last := &index[n-1]
+			if last.Stream == e.Stream && last.EndOffset == e.FirstOffset && last.Size+e.Size <= int64(blockBytes) {
+				last.EndOffset = e.EndOffset
+				last.RecordCount += e.RecordCount
+				last.MaxTimestamp = max(last.MaxTimestamp, e.MaxTimestamp)
+				last.Size += e.Size
+				position += e.Size
+				continue
+			}
+		}
+		index = append(index, objformat.IndexEntry{Stream: e.Stream, FirstOffset: e.FirstOffset, EndOffset: e.EndOffset,
+			RecordCount: e.RecordCount, MaxTimestamp: e.MaxTimestamp, Position: position, Size: e.Size})
+		position += e.Size
+	}
+	return index
+}
+
+// build reads one merged object's blocks into place, checks them, and puts
+// the object. A victim's blocks that lie back to back in it are read with
+// one ranged read, whatever their places in the new object.
+func (c *compactor) build(victims []meta.Object, out compactionOutput) (meta.Object, error) {
+	index := compactionIndex(out, c.b.cfg.BlockBytes)
+	object := make([]byte, out.size, out.size+int64(objformat.TrailerSize(len(index))))
+	type read struct {
+		position int64 // in the victim
+		dst      [][]byte
+		size     int64
+	}
+	reads := make([][]read, len(victims)) // per victim, in victim order
+	var at int64
+	for _, b := range out.blocks {
+		e := b.entry
+		dst := object[at : at+e.Size : at+e.Size]
+		at += e.Size
+		rs := reads[b.victim]
+		if n := len(rs); n > 0 && rs[n-1].position+rs[n-1].size == e.Position {
+			rs[n-1].dst = append(rs[n-1].dst, dst)
+			rs[n-1].size += e.Size
+			continue
+		}
+		reads[b.victim] = append(rs, read{position: e.Position, dst: [][]byte{dst}, size: e.Size})
+	}
+	for v, rs := range reads {
+		for _, r := range rs {
+			if err := c.readInto(victims[v].Key, r.position, r.size, r.dst); err != nil {
+				return meta.Object{}, err
+			}
+		}
+	}
+	at = 0
+	for _, b := range out.blocks {
+		if err := checkBlock(b.entry, object[at:at+b.entry.Size]); err != nil {
+			return meta.Object{}, fmt.Errorf("actors: compaction: object %s: %w", victims[b.victim].Key, err)
+		}
+		at += b.entry.Size
+	}
+	object, err := objformat.Assemble(object, index)
+	if err != nil {
+		return meta.Object{}, fmt.Errorf("actors: compaction: %w", err)
+	}
+	return c.put(object, index)
+}
+
+func (c *compactor) readInto(key string, position, size int64, dst [][]byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
+	defer cancel()
+	if err := c.limiter.WaitN(ctx, int(min(size, int64(c.limiter.Burst())))); err != nil {
+		return err
+	}
+	if err := c.b.deps.Store.GetInto(ctx, key, position, dst...); err != nil {
+		return fmt.Errorf("actors: compaction: read %s: %w", key, err)
+	}
+	return nil
+}
+
+// checkBlock checks that a block read from a victim is what its index entry
+// says: whole batches back to back, the first at the entry's first offset
+// and the last ending at its end offset. Batch contents are the consumers'
+// to check (each carries a CRC).
+func checkBlock(e meta.ObjectEntry, block []byte) error {
+	var last []byte
+	for pos := 0; pos < len(block); {
+		size, err := objformat.BatchSizeAt(block, pos)
 		if err != nil {
 			return err
 		}
-		out = append(out, o)
-		return nil
-	}
-	for i, b := range batches {
-		// Cut only between streams, so a stream's run stays in one object
-		// unless it alone exceeds the output size.
-		if builder.Len() >= int(c.b.cfg.CompactionOutputBytes) && (i == 0 || batches[i-1].Stream != b.Stream || builder.Len() >= 2*int(c.b.cfg.CompactionOutputBytes)) {
-			if err := flush(); err != nil {
-				return nil, err
+		batch := block[pos : pos+size]
+		if pos == 0 {
+			h, err := wire.ParseBatchHeader(batch)
+			if err != nil {
+				return err
+			}
+			if h.BaseOffset != e.FirstOffset {
+				return fmt.Errorf("block of stream %d at %d starts at offset %d, its index says %d", e.Stream, e.Position, h.BaseOffset, e.FirstOffset)
 			}
 		}
-		builder.Add(b)
+		last = batch
+		pos += size
 	}
-	if err := flush(); err != nil {
-		return nil, err
+	h, err := wire.ParseBatchHeader(last)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	if h.LastOffset()+1 != e.EndOffset {
+		return fmt.Errorf("block of stream %d at %d ends at offset %d, its index says %d", e.Stream, e.Position, h.LastOffset()+1, e.EndOffset)
+	}
+	return nil
 }
 
 func (c *compactor) put(object []byte, index []objformat.IndexEntry) (meta.Object, error) {
@@ -306,24 +444,6 @@ func (c *compactor) notify(victims []meta.Object, added []meta.Object, removed m
 	for stream, rs := range ranges {
 		b.send(snap.byStream[stream].pid, &compactedMsg{removed: removed, added: rs, ack: func() { b.send(self, compactAckMsg{round: id}) }})
 	}
-}
-
-// blockBatches splits one index entry's block into objformat batches.
-func blockBatches(e meta.ObjectEntry, block []byte) ([]objformat.Batch, error) {
-	raw, err := objformat.BlockBatches(block)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]objformat.Batch, 0, len(raw))
-	for _, data := range raw {
-		h, err := wire.ParseBatchHeader(data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, objformat.Batch{Stream: e.Stream, BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(),
-			MaxTimestamp: h.MaxTimestamp, RecordCount: h.NumRecords, Data: data})
-	}
-	return out, nil
 }
 
 func sortRanges(rs []objectRange) {

@@ -49,6 +49,7 @@ type Config struct {
 	CompactionInterval         time.Duration
 	CompactionBytesPerSecond   int64
 	CompactionSmallObjectBytes int64
+	CompactionOutputBytes      int64
 	CompactionMinAge           time.Duration
 	// OffsetsRetention: committed offsets of a group empty this long are
 	// deleted (offsets.retention.minutes); zero takes the default, 7 days.
@@ -150,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		BlockCacheBytes: cfg.BlockCacheBytes, ColdReadBytesPerSecond: cfg.ColdReadBytesPerSecond, RetentionCheckInterval: cfg.RetentionCheckInterval,
 		ProducerIDExpiration: cfg.ProducerIDExpiration,
 		CompactionInterval:   cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
-		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionMinAge: cfg.CompactionMinAge,
+		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionOutputBytes: cfg.CompactionOutputBytes, CompactionMinAge: cfg.CompactionMinAge,
 		Groups: actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
 	}
 	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})

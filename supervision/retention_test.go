@@ -2,8 +2,11 @@ package supervision
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 
 	"github.com/floe-io/floe/internal/ackcheck"
 	"github.com/floe-io/floe/persistence/meta"
+	"github.com/floe-io/floe/persistence/objstore"
 )
 
 // metricValue sums a metric's samples from the node's registry.
@@ -142,6 +146,19 @@ func TestDeleteRecordsSurvivesRestart(t *testing.T) {
 // (it would if an object were deleted while a read still needed it).
 func TestCompactionUnderColdReads(t *testing.T) {
 	cfg := testConfig(t)
+	compactionUnderColdReads(t, cfg, func() int { return countObjects(t, cfg.DataDir) })
+}
+
+// The same against a real S3 server: compaction reads ranges of the victims
+// with ranged GETs and writes the merged objects with (multipart) PUTs.
+func TestS3CompactionUnderColdReads(t *testing.T) {
+	bucketURL := s3TestURL(t, "floe-compact")
+	cfg := testConfig(t)
+	cfg.ObjectStore = bucketURL
+	compactionUnderColdReads(t, cfg, func() int { return len(bucketKeys(t, bucketURL)) })
+}
+
+func compactionUnderColdReads(t *testing.T, cfg Config, countObjects func() int) {
 	cfg.UploadBytes = 64 << 10
 	cfg.UploadInterval = 50 * time.Millisecond
 	cfg.LogCacheBytes = 1
@@ -160,7 +177,7 @@ func TestCompactionUnderColdReads(t *testing.T) {
 		produceRange(t, cl, "merged", partitions, r*perPartition/rounds, (r+1)*perPartition/rounds, size)
 		eventually(t, "upload", func() bool { return metricValue(t, n, "floe_upload_bytes_total") > uploaded })
 	}
-	before := countObjects(t, cfg.DataDir)
+	before := countObjects()
 	if before < rounds {
 		t.Fatalf("only %d objects to compact", before)
 	}
@@ -178,12 +195,12 @@ func TestCompactionUnderColdReads(t *testing.T) {
 	}
 	wg.Wait()
 	eventually(t, "compaction ran", func() bool { return metricValue(t, n, "floe_compaction_bytes_total") > 0 })
-	eventually(t, "compacted objects deleted", func() bool { return countObjects(t, cfg.DataDir) < before })
+	eventually(t, "compacted objects deleted", func() bool { return countObjects() < before })
 	consumeAll(t, n, "merged", partitions, perPartition, size)
 	if errs := metricValue(t, n, "floe_cold_read_errors_total"); errs != 0 {
 		t.Fatalf("%v cold reads failed", errs)
 	}
-	t.Logf("objects: %d before compaction, %d after", before, countObjects(t, cfg.DataDir))
+	t.Logf("objects: %d before compaction, %d after", before, countObjects())
 }
 
 // consumeRange reads partition 0 from start to end and checks every record.
@@ -268,4 +285,84 @@ func storedProducers(t *testing.T, dataDir string) int {
 		t.Fatal(err)
 	}
 	return len(states)
+}
+
+// failAfterPut fails every GetInto once armed and a Put has gone through:
+// with uploads over, the first Put is a compaction round's first merged
+// object, and the round then fails building its second.
+type failAfterPut struct {
+	objstore.Store
+	armed, put atomic.Bool
+}
+
+func (f *failAfterPut) Put(ctx context.Context, key string, data []byte) error {
+	err := f.Store.Put(ctx, key, data)
+	if err == nil && f.armed.Load() {
+		f.put.Store(true)
+	}
+	return err
+}
+
+func (f *failAfterPut) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
+	if f.armed.Load() && f.put.Load() {
+		return errors.New("injected: read failed after the first merged object")
+	}
+	return f.Store.GetInto(ctx, key, offset, dst...)
+}
+
+// A compaction round that fails after writing some merged objects deletes
+// them: a round that kept failing would otherwise leave a new set of
+// unreferenced objects every interval. The next round succeeds and the data
+// reads back whole.
+func TestFailedCompactionLeavesNoObjects(t *testing.T) {
+	cfg := testConfig(t)
+	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &failAfterPut{Store: local}
+	cfg.Store = store
+	cfg.UploadBytes = 64 << 10
+	cfg.UploadInterval = 50 * time.Millisecond
+	cfg.CompactionMinAge = time.Millisecond
+	cfg.CompactionSmallObjectBytes = 1 << 20
+	cfg.CompactionOutputBytes = 256 << 10 // several merged objects per round
+	cfg.CompactionInterval = time.Hour
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const partitions, perPartition, size, rounds = 4, 500, 1024, 10
+	createTopic(t, cl, "failing", partitions, nil)
+	for r := 0; r < rounds; r++ { // an object per round
+		uploaded := metricValue(t, n, "floe_upload_bytes_total")
+		produceRange(t, cl, "failing", partitions, r*perPartition/rounds, (r+1)*perPartition/rounds, size)
+		eventually(t, "upload", func() bool { return metricValue(t, n, "floe_upload_bytes_total") > uploaded })
+	}
+	eventually(t, "everything uploaded", func() bool { return metricValue(t, n, "floe_wal_used_bytes") == 0 })
+	before := storeKeys(t, local)
+
+	store.armed.Store(true)
+	n.Broker().SetCompactionInterval(time.Hour) // one round now
+	eventually(t, "the round fails", func() bool { return metricValue(t, n, "floe_compaction_errors_total") > 0 })
+	if !store.put.Load() {
+		t.Fatal("the round failed before writing a merged object: the test tests nothing")
+	}
+	if after := storeKeys(t, local); !slices.Equal(after, before) {
+		t.Fatalf("objects after the failed round:\n%v\nbefore:\n%v", after, before)
+	}
+
+	store.armed.Store(false)
+	n.Broker().SetCompactionInterval(time.Hour)
+	eventually(t, "a round succeeds", func() bool { return metricValue(t, n, "floe_compaction_bytes_total") > 0 })
+	eventually(t, "the merged objects replace the small ones", func() bool { return len(storeKeys(t, local)) < len(before) })
+	consumeAll(t, n, "failing", partitions, perPartition, size)
+}
+
+func storeKeys(t *testing.T, store objstore.Store) []string {
+	t.Helper()
+	keys, err := store.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

@@ -104,6 +104,7 @@ type serveOptions struct {
 	maxInFlight                                                int
 	coldReaders                                                int
 	blockCacheSize, compactionRate, compactSmall, coldReadRate string
+	compactOutput                                              string
 	retentionCheck, compactionInterval                         time.Duration
 	offsetsRetention                                           time.Duration
 	producerIDExpiration                                       time.Duration
@@ -134,6 +135,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.DurationVar(&o.compactionInterval, "compaction-interval", time.Minute, "how often small objects are looked for and merged")
 	fs.StringVar(&o.compactionRate, "compaction-rate", "32MiB", "bytes per second compaction may read and write")
 	fs.StringVar(&o.compactSmall, "compaction-small-object", "16MiB", "objects below this size are merged by compaction")
+	fs.StringVar(&o.compactOutput, "compaction-object-size", "64MiB", "size at which compaction starts a new merged object (a single partition's run may take up to twice this); a round holds one in memory")
 	fs.DurationVar(&o.offsetsRetention, "offsets-retention", 7*24*time.Hour, "committed offsets of a consumer group that has been empty this long are deleted")
 	fs.DurationVar(&o.producerIDExpiration, "producer-id-expiration", 24*time.Hour, "an idempotent producer's state is forgotten this long after its last write (producer.id.expiration.ms)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -147,12 +149,13 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	sizes := map[string]*int64{}
-	var logCache, walCap, upload, maxReq, blockCache, compactionRate, compactSmall, coldReadRate int64
+	var logCache, walCap, upload, maxReq, blockCache, compactionRate, compactSmall, compactOutput, coldReadRate int64
 	sizes["--log-cache-size"], sizes["--wal-capacity"], sizes["--upload-size"], sizes["--max-request-size"] = &logCache, &walCap, &upload, &maxReq
 	sizes["--block-cache-size"], sizes["--compaction-rate"], sizes["--compaction-small-object"] = &blockCache, &compactionRate, &compactSmall
-	sizes["--cold-read-rate"] = &coldReadRate
+	sizes["--cold-read-rate"], sizes["--compaction-object-size"] = &coldReadRate, &compactOutput
 	for name, raw := range map[string]string{"--log-cache-size": o.logCacheSize, "--wal-capacity": o.walCapacity, "--upload-size": o.uploadSize, "--max-request-size": o.maxRequestSize,
-		"--block-cache-size": o.blockCacheSize, "--cold-read-rate": o.coldReadRate, "--compaction-rate": o.compactionRate, "--compaction-small-object": o.compactSmall} {
+		"--block-cache-size": o.blockCacheSize, "--cold-read-rate": o.coldReadRate, "--compaction-rate": o.compactionRate, "--compaction-small-object": o.compactSmall,
+		"--compaction-object-size": o.compactOutput} {
 		v, err := parseSize(raw)
 		if err != nil {
 			return supervision.Config{}, fmt.Errorf("%s: %w", name, err)
@@ -175,7 +178,7 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
 		BlockCacheBytes: blockCache, ColdReadBytesPerSecond: coldReadRate, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
-		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, OffsetsRetention: o.offsetsRetention,
+		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, CompactionOutputBytes: compactOutput, OffsetsRetention: o.offsetsRetention,
 		ProducerIDExpiration: o.producerIDExpiration,
 	}, nil
 }
