@@ -20,6 +20,11 @@
 // in request order even though handlers finish out of order (gnet gives no
 // ordering between AsyncWrite calls from different goroutines).
 //
+// A connection hands at most 256 KiB to one Writev. Past that, if answers for
+// other connections are waiting, it keeps the rest in its backlog and the
+// loop writes those answers first: a megabyte catch-up Fetch response does
+// not hold up a Produce answer on the same loop for the whole of its write.
+//
 // Nothing on a loop goroutine waits on disk, the network, an actor reply or a
 // lock an actor holds: Handler.Serve must return without blocking.
 //

@@ -40,8 +40,28 @@ type loopState struct {
 	queue     []completion // guarded by mu
 	scheduled bool         // guarded by mu: a drain task is queued on the loop
 
-	spare   []completion // loop-owned: the previous queue, reused
-	touched []*connState // loop-owned scratch
+	spare      []completion // loop-owned: the previous queue, reused
+	touched    []*connState // loop-owned scratch
+	backlogged []*connState // loop-owned: parked connections with bytes left to write
+	resumed    []*connState // loop-owned scratch
+}
+
+// answersWaiting reports whether completions are queued for the loop; a
+// drain task is then scheduled too (the push that found the queue empty
+// scheduled it).
+func (l *loopState) answersWaiting() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue) > 0
+}
+
+// park puts a connection with a backlog on the list the next drain goes on
+// with.
+func (l *loopState) park(cs *connState) {
+	if !cs.parked {
+		cs.parked = true
+		l.backlogged = append(l.backlogged, cs)
+	}
 }
 
 // complete queues c for the loop. Only the push that finds the queue idle
@@ -88,6 +108,14 @@ func (l *loopState) drain(context.Context) error {
 	for _, cs := range l.touched {
 		cs.flush()
 	}
+	// Then the backlogs parked by an earlier drain, oldest first; one that
+	// parks again goes back on the list for the drain after this one.
+	l.resumed, l.backlogged = l.backlogged, l.resumed[:0]
+	for _, cs := range l.resumed {
+		cs.parked = false
+		cs.writeBacklog()
+	}
+	clear(l.resumed)
 	l.spare = q[:0]
 	return nil
 }

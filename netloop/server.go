@@ -59,7 +59,8 @@ type Server struct {
 	metrics *metrics
 
 	draining    atomic.Bool
-	inflight    atomic.Int64 // requests read and not yet written or dropped
+	inflight    atomic.Int64 // requests read and not yet answered or dropped
+	unwritten   atomic.Int64 // bytes of answers in connection backlogs
 	connections atomic.Int64
 
 	loopsMu sync.Mutex
@@ -164,10 +165,10 @@ func (s *Server) Drain(ctx context.Context) error {
 	s.draining.Store(true)
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for s.inflight.Load() > 0 {
+	for s.inflight.Load() > 0 || s.unwritten.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("netloop: drain: %d requests still in flight: %w", s.inflight.Load(), ctx.Err())
+			return fmt.Errorf("netloop: drain: %d requests still in flight, %d bytes of answers unwritten: %w", s.inflight.Load(), s.unwritten.Load(), ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -267,6 +268,7 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	cs.closed = true
+	cs.dropBacklog()
 	delete(cs.loop.conns, cs)
 	for i := range cs.slots {
 		// Answers that arrived but waited behind an unanswered one.

@@ -54,13 +54,19 @@ func apiVersionsFrame(correlation int32) []byte {
 // n-1, without waiting for answers; the connection closes with the test.
 func pipeline(t *testing.T, s *Server, n int32) net.Conn {
 	t.Helper()
+	return pipelineFrom(t, s, 0, n)
+}
+
+// pipelineFrom is pipeline with correlation ids first to first+n-1.
+func pipelineFrom(t *testing.T, s *Server, first, n int32) net.Conn {
+	t.Helper()
 	conn, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	for i := range n {
-		if _, err := conn.Write(apiVersionsFrame(i)); err != nil {
+		if _, err := conn.Write(apiVersionsFrame(first + i)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,355 @@
+package netloop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// recordingConn is a gnet.Conn whose Writev records what it was given;
+// connState uses no other method on these paths.
+type recordingConn struct {
+	gnet.Conn
+	writes [][]byte // one entry per Writev call, its parts joined
+}
+
+func (c *recordingConn) Writev(bs [][]byte) (int, error) {
+	joined := bytes.Join(bs, nil)
+	c.writes = append(c.writes, joined)
+	return len(joined), nil
+}
+
+// failingConn is a connection whose writes fail; like gnet, it closes the
+// connection (OnClose) inside the failing Writev.
+type failingConn struct {
+	gnet.Conn
+	server *Server
+	cs     *connState
+	writes int
+}
+
+func (c *failingConn) Context() any { return c.cs }
+
+func (c *failingConn) Writev([][]byte) (int, error) {
+	c.writes++
+	c.server.OnClose(c, nil)
+	return 0, errors.New("writev: broken pipe")
+}
+
+func testLoop() *loopState {
+	s := New(Options{Registry: prometheus.NewRegistry()}, handlerFunc(func(*Request) {}))
+	return &loopState{server: s, conns: make(map[*connState]struct{})}
+}
+
+// A large backlog is written a slice at a time and parks when other
+// answers wait for the loop; the next drain writes the rest, in order and
+// byte for byte, and the server's unwritten count returns to zero.
+func TestBacklogWrittenInSlicesAroundOtherAnswers(t *testing.T) {
+	l := testLoop()
+	conn := &recordingConn{}
+	cs := &connState{c: conn, loop: l, slots: make([]slot, 4)}
+	// A response frame in parts: small header, a part larger than a
+	// slice, many small parts (more than one writev may take), a tail.
+	parts := [][]byte{[]byte("head"), bytes.Repeat([]byte{1}, writeSlice+writeSlice/2)}
+	for i := range maxIovecs + 10 {
+		parts = append(parts, []byte{byte(i), byte(i >> 8), 7})
+	}
+	parts = append(parts, bytes.Repeat([]byte{2}, writeSlice/3))
+	want := bytes.Join(parts, nil)
+	cs.slots[0] = slot{state: slotReady, vec: parts}
+	cs.inflight = 1
+	l.server.inflight.Store(1)
+
+	// Another connection's answer is waiting: one slice, then park.
+	l.queue = append(l.queue, completion{})
+	cs.flush()
+	if len(conn.writes) != 1 || len(conn.writes[0]) != writeSlice {
+		t.Fatalf("with answers waiting: %d writes (first %d bytes), want one of %d", len(conn.writes), len(conn.writes[0]), writeSlice)
+	}
+	if !cs.parked || len(l.backlogged) != 1 {
+		t.Fatal("the connection did not park with bytes left")
+	}
+	if got := l.server.unwritten.Load(); got != int64(len(want)-writeSlice) {
+		t.Fatalf("unwritten %d, want %d", got, len(want)-writeSlice)
+	}
+	if l.server.InFlight() != 0 {
+		t.Fatal("an answer in the backlog still counts as in flight")
+	}
+
+	// The drain that the waiting answer scheduled goes on with the backlog.
+	l.queue = l.queue[:0]
+	if err := l.drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if cs.parked || len(l.backlogged) != 0 {
+		t.Fatal("still parked after a drain with nothing else waiting")
+	}
+	got := bytes.Join(conn.writes, nil)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("wrote %d bytes, want the %d of the response in order", len(got), len(want))
+	}
+	for i, w := range conn.writes {
+		if len(w) > writeSlice {
+			t.Fatalf("write %d is %d bytes, over the slice", i, len(w))
+		}
+	}
+	if n := l.server.unwritten.Load(); n != 0 {
+		t.Fatalf("unwritten %d after everything was written", n)
+	}
+}
+
+// Closing a connection discards its backlog and its unwritten count, and a
+// later drain does not write to it.
+func TestBacklogDroppedOnClose(t *testing.T) {
+	l := testLoop()
+	conn := &recordingConn{}
+	cs := &connState{c: conn, loop: l, slots: make([]slot, 4)}
+	cs.slots[0] = slot{state: slotReady, data: bytes.Repeat([]byte{3}, 3*writeSlice)}
+	cs.inflight = 1
+	l.server.inflight.Store(1)
+	l.queue = append(l.queue, completion{})
+	cs.flush()
+	if !cs.parked {
+		t.Fatal("not parked")
+	}
+	cs.closed = true
+	cs.dropBacklog()
+	l.queue = l.queue[:0]
+	if err := l.drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(conn.writes) != 1 {
+		t.Fatalf("%d writes to a closed connection's socket, want the one before it closed", len(conn.writes))
+	}
+	if n := l.server.unwritten.Load(); n != 0 {
+		t.Fatalf("unwritten %d after close", n)
+	}
+}
+
+// Over real sockets: one connection gets responses of megabytes in parts
+// larger than a slice and more parts than one writev takes, while another
+// pipelines small requests on the same server. Both read back every frame
+// whole and in order.
+func TestLargeResponsesBesideSmallOnes(t *testing.T) {
+	frameFor := func(corr int32) [][]byte {
+		var parts [][]byte
+		body := 0
+		parts = append(parts, nil) // size and correlation id, below
+		for i, n := range []int{600 << 10, 3, 500 << 10} {
+			p := bytes.Repeat([]byte{byte(int(corr) + i)}, n)
+			parts = append(parts, p)
+			body += n
+		}
+		for i := range maxIovecs + 100 {
+			parts = append(parts, []byte{byte(i), byte(corr)})
+			body += 2
+		}
+		parts[0] = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(4+body)), uint32(corr))
+		return parts
+	}
+	h := handlerFunc(func(r *Request) {
+		corr := r.Header.CorrelationID
+		go func() {
+			if corr >= 1000 { // the large ones
+				vec := frameFor(corr)
+				size := 0
+				for _, p := range vec {
+					size += len(p)
+				}
+				r.RespondFrame(vec, size)
+				return
+			}
+			r.Respond(kmsg.NewPtrApiVersionsResponse())
+		}()
+	})
+	s := startServer(t, Options{}, h)
+	large := pipelineFrom(t, s, 1000, 12)
+	small := pipeline(t, s, 300)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := bufio.NewReader(small)
+		for want := int32(0); want < 300; want++ {
+			if got := readCorrelation(t, r); got != want {
+				t.Errorf("small response %d arrived as %d", want, got)
+				return
+			}
+		}
+	}()
+	r := bufio.NewReader(large)
+	for want := int32(1000); want < 1012; want++ {
+		var size [4]byte
+		if _, err := io.ReadFull(r, size[:]); err != nil {
+			t.Fatalf("large response %d: %v", want, err)
+		}
+		frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(r, frame); err != nil {
+			t.Fatalf("large response %d: %v", want, err)
+		}
+		if !bytes.Equal(append(size[:], frame...), bytes.Join(frameFor(want), nil)) {
+			t.Fatalf("large response %d differs from its parts", want)
+		}
+	}
+	wg.Wait()
+	waitFor(t, func() bool { return s.unwritten.Load() == 0 })
+}
+
+// BenchmarkSmallBesideLarge measures the round trip of small requests on
+// one connection while another connection of the same server keeps
+// receiving 4 MiB responses, with the write slice and without it (the
+// whole response handed to one writev, as before the backlog). Both
+// connections are on one event loop.
+//
+//	go test ./netloop -run '^$' -bench SmallBesideLarge -benchtime 3000x -count 3
+func BenchmarkSmallBesideLarge(b *testing.B) {
+	for _, bench := range []struct {
+		name  string
+		slice int
+	}{{"slice=256KiB", 256 << 10}, {"slice=none", 1 << 40}} {
+		b.Run(bench.name, func(b *testing.B) {
+			defer func(old int) { writeSlice = old }(writeSlice)
+			writeSlice = bench.slice
+			benchSmallBesideLarge(b)
+		})
+	}
+}
+
+func benchSmallBesideLarge(b *testing.B) {
+	const largeFrom = 1 << 20
+	payload := bytes.Repeat([]byte{9}, 4<<20)
+	h := handlerFunc(func(r *Request) {
+		corr := r.Header.CorrelationID
+		go func() {
+			if corr >= largeFrom {
+				head := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(4+len(payload))), uint32(corr))
+				r.RespondFrame([][]byte{head, payload}, len(head)+len(payload))
+				return
+			}
+			r.Respond(kmsg.NewPtrApiVersionsResponse())
+		}()
+	})
+	s := New(Options{Listen: "127.0.0.1:0", EventLoops: 1, Registry: prometheus.NewRegistry(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+
+	large, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer large.Close()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	const depth = 4 // large responses in flight
+	sem := make(chan struct{}, depth)
+	go func() { // writes large requests, at most depth unanswered
+		defer wg.Done()
+		for corr := int32(largeFrom); ; corr++ {
+			select {
+			case sem <- struct{}{}:
+			case <-done:
+				return
+			}
+			if _, err := large.Write(apiVersionsFrame(corr)); err != nil {
+				return
+			}
+		}
+	}()
+	var largeBytes atomic.Int64
+	go func() { // reads them
+		defer wg.Done()
+		r := bufio.NewReaderSize(large, 1<<20)
+		var size [4]byte
+		for {
+			if _, err := io.ReadFull(r, size[:]); err != nil {
+				return
+			}
+			n, err := r.Discard(int(binary.BigEndian.Uint32(size[:])))
+			if err != nil {
+				return
+			}
+			largeBytes.Add(int64(n))
+			<-sem
+		}
+	}()
+
+	small, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer small.Close()
+	r := bufio.NewReader(small)
+	latency := hdrhistogram.New(1, int64(10*time.Second), 3)
+	b.ResetTimer()
+	began, readBefore := time.Now(), largeBytes.Load()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := small.Write(apiVersionsFrame(int32(i % largeFrom))); err != nil {
+			b.Fatal(err)
+		}
+		var size [4]byte
+		if _, err := io.ReadFull(r, size[:]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Discard(int(binary.BigEndian.Uint32(size[:]))); err != nil {
+			b.Fatal(err)
+		}
+		_ = latency.RecordValue(int64(time.Since(start)))
+	}
+	b.StopTimer()
+	largeRate := float64(largeBytes.Load()-readBefore) / time.Since(began).Seconds() / 1e6
+	close(done)
+	large.Close()
+	wg.Wait()
+	b.ReportMetric(float64(latency.ValueAtQuantile(50))/1e3, "p50-µs")
+	b.ReportMetric(float64(latency.ValueAtQuantile(99))/1e3, "p99-µs")
+	b.ReportMetric(float64(latency.Max())/1e3, "max-µs")
+	b.ReportMetric(largeRate, "large-MB/s")
+}
+
+// A write that fails closes the connection inside Writev (gnet does so);
+// the backlog goes with it and nothing is written or counted after that.
+func TestBacklogWriteFailure(t *testing.T) {
+	l := testLoop()
+	conn := &failingConn{server: l.server}
+	cs := &connState{c: conn, loop: l, slots: make([]slot, 4)}
+	conn.cs = cs
+	l.conns[cs] = struct{}{}
+	l.server.connections.Add(1)
+	cs.slots[0] = slot{state: slotReady, vec: [][]byte{bytes.Repeat([]byte{4}, writeSlice+100), []byte("tail")}}
+	cs.inflight = 1
+	l.server.inflight.Store(1)
+	cs.flush()
+	if conn.writes != 1 || !cs.closed {
+		t.Fatalf("%d writes, closed %v", conn.writes, cs.closed)
+	}
+	if n := l.server.unwritten.Load(); n != 0 {
+		t.Fatalf("unwritten %d after the connection failed", n)
+	}
+	if err := l.drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if conn.writes != 1 {
+		t.Fatalf("%d writes after the failure", conn.writes)
+	}
+}
