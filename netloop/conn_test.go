@@ -17,7 +17,6 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // recordingConn is a gnet.Conn whose Writev records what it was given;
@@ -161,21 +160,7 @@ func TestLargeResponsesBesideSmallOnes(t *testing.T) {
 		parts[0] = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(4+body)), uint32(corr))
 		return parts
 	}
-	h := handlerFunc(func(r *Request) {
-		corr := r.Header.CorrelationID
-		go func() {
-			if corr >= 1000 { // the large ones
-				vec := frameFor(corr)
-				size := 0
-				for _, p := range vec {
-					size += len(p)
-				}
-				r.RespondFrame(vec, size)
-				return
-			}
-			r.Respond(kmsg.NewPtrApiVersionsResponse())
-		}()
-	})
+	h := framesHandler(func(corr int32) bool { return corr >= 1000 }, frameFor)
 	s := startServer(t, Options{}, h)
 	large := pipelineFrom(t, s, 1000, 12)
 	small := pipeline(t, s, 300)
@@ -193,15 +178,7 @@ func TestLargeResponsesBesideSmallOnes(t *testing.T) {
 	}()
 	r := bufio.NewReader(large)
 	for want := int32(1000); want < 1012; want++ {
-		var size [4]byte
-		if _, err := io.ReadFull(r, size[:]); err != nil {
-			t.Fatalf("large response %d: %v", want, err)
-		}
-		frame := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := io.ReadFull(r, frame); err != nil {
-			t.Fatalf("large response %d: %v", want, err)
-		}
-		if !bytes.Equal(append(size[:], frame...), bytes.Join(frameFor(want), nil)) {
+		if !bytes.Equal(readWholeFrame(t, r, want), bytes.Join(frameFor(want), nil)) {
 			t.Fatalf("large response %d differs from its parts", want)
 		}
 	}
@@ -232,16 +209,9 @@ func BenchmarkSmallBesideLarge(b *testing.B) {
 func benchSmallBesideLarge(b *testing.B) {
 	const largeFrom = 1 << 20
 	payload := bytes.Repeat([]byte{9}, 4<<20)
-	h := handlerFunc(func(r *Request) {
-		corr := r.Header.CorrelationID
-		go func() {
-			if corr >= largeFrom {
-				head := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(4+len(payload))), uint32(corr))
-				r.RespondFrame([][]byte{head, payload}, len(head)+len(payload))
-				return
-			}
-			r.Respond(kmsg.NewPtrApiVersionsResponse())
-		}()
+	h := framesHandler(func(corr int32) bool { return corr >= largeFrom }, func(corr int32) [][]byte {
+		head := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(4+len(payload))), uint32(corr))
+		return [][]byte{head, payload}
 	})
 	s := New(Options{Listen: "127.0.0.1:0", EventLoops: 1, Registry: prometheus.NewRegistry(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, h)

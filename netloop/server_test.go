@@ -73,6 +73,42 @@ func pipelineFrom(t *testing.T, s *Server, first, n int32) net.Conn {
 	return conn
 }
 
+// framesHandler answers, each from a goroutine of its own, the requests
+// inParts picks with frameFor's frame in parts (RespondFrame) and the others
+// with an empty ApiVersions response.
+func framesHandler(inParts func(corr int32) bool, frameFor func(corr int32) [][]byte) Handler {
+	return handlerFunc(func(r *Request) {
+		corr := r.Header.CorrelationID
+		go func() {
+			if !inParts(corr) {
+				r.Respond(kmsg.NewPtrApiVersionsResponse())
+				return
+			}
+			vec := frameFor(corr)
+			size := 0
+			for _, p := range vec {
+				size += len(p)
+			}
+			r.RespondFrame(vec, size)
+		}()
+	})
+}
+
+// readWholeFrame reads response number which, size prefix included.
+func readWholeFrame(t testing.TB, r *bufio.Reader, which int32) []byte {
+	t.Helper()
+	var size [4]byte
+	if _, err := io.ReadFull(r, size[:]); err != nil {
+		t.Fatalf("response %d: %v", which, err)
+	}
+	frame := make([]byte, 4+binary.BigEndian.Uint32(size[:]))
+	copy(frame, size[:])
+	if _, err := io.ReadFull(r, frame[4:]); err != nil {
+		t.Fatalf("response %d: %v", which, err)
+	}
+	return frame
+}
+
 func readCorrelation(t *testing.T, r *bufio.Reader) int32 {
 	t.Helper()
 	var size [4]byte
@@ -266,38 +302,17 @@ func TestRespondFrameInParts(t *testing.T) {
 		}
 		return vec
 	}
-	h := handlerFunc(func(r *Request) {
-		corr := r.Header.CorrelationID
-		go func() {
-			if corr%2 == 0 {
-				vec := frameFor(corr)
-				size := 0
-				for _, p := range vec {
-					size += len(p)
-				}
-				r.RespondFrame(vec, size)
-				return
-			}
-			r.Respond(kmsg.NewPtrApiVersionsResponse())
-		}()
-	})
+	h := framesHandler(func(corr int32) bool { return corr%2 == 0 }, frameFor)
 	s := startServer(t, Options{}, h)
 	conn := pipeline(t, s, 20)
 	r := bufio.NewReader(conn)
 	for want := int32(0); want < 20; want++ {
-		var size [4]byte
-		if _, err := io.ReadFull(r, size[:]); err != nil {
-			t.Fatalf("response %d: %v", want, err)
-		}
-		frame := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := io.ReadFull(r, frame); err != nil {
-			t.Fatalf("response %d: %v", want, err)
-		}
-		if got := int32(binary.BigEndian.Uint32(frame)); got != want {
+		frame := readWholeFrame(t, r, want)
+		if got := int32(binary.BigEndian.Uint32(frame[4:])); got != want {
 			t.Fatalf("response %d arrived as %d", got, want)
 		}
 		if want%2 == 0 {
-			if !bytes.Equal(append(size[:], frame...), bytes.Join(frameFor(want), nil)) {
+			if !bytes.Equal(frame, bytes.Join(frameFor(want), nil)) {
 				t.Fatalf("frame %d differs from its parts", want)
 			}
 		}
