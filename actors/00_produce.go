@@ -20,8 +20,11 @@ package actors
 // or its queue over its limit — retriable backpressure),
 // KAFKA_STORAGE_ERROR after a WAL write or fsync failure.
 //
-// Not supported: transactions (transactional batches get INVALID_TXN_STATE),
-// LogAppendTime topics.
+// On a topic with message.timestamp.type=LogAppendTime the partition stamps
+// each batch with its append time (timestamp-type bit, max timestamp, CRC)
+// before the WAL sees it, and answers that time in LogAppendTime.
+//
+// Not supported: transactions (transactional batches get INVALID_TXN_STATE).
 
 import (
 	"time"

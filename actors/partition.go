@@ -211,20 +211,27 @@ func (p *partition) produce(m *produceMsg) {
 		if check.dup.lastOffset < l.highWatermark {
 			m.pr.done(m.slot, 0, check.dup.baseOffset, l.logStartOffset)
 		} else {
-			p.addWaiter(m.pr, m.slot, check.dup.baseOffset, check.dup.lastOffset, 0)
+			p.addWaiter(m.pr, m.slot, check.dup.baseOffset, check.dup.lastOffset, 0, -1)
 		}
 		return
 	}
 
 	base := l.nextOffset
 	last := base + int64(h.LastOffsetDelta)
+	now := time.Now()
 	wire.SetBaseOffset(batch, base)
 	wire.SetPartitionLeaderEpoch(batch, 0)
 	h.BaseOffset = base
+	appendTime := int64(-1)
+	if m.config.logAppendTime {
+		appendTime = now.UnixMilli()
+		wire.SetLogAppendTime(batch, appendTime)
+		h.Attributes |= wire.AttrTimestampType
+		h.MaxTimestamp = appendTime
+	}
 	l.nextOffset = last + 1
 	l.appendBatch(cachedBatch{base: base, last: last, header: h, data: batch})
 	p.b.cacheBytes.Add(int64(len(batch)))
-	now := time.Now()
 	p.producers.record(h, base, last, now.UnixMilli())
 	if int64(len(p.producers)) != p.log.producerCount {
 		p.countProducers()
@@ -237,17 +244,18 @@ func (p *partition) produce(m *produceMsg) {
 		header: h,
 	})
 	if m.pr.acks != 0 {
-		p.addWaiter(m.pr, m.slot, base, last, now.UnixNano())
+		p.addWaiter(m.pr, m.slot, base, last, now.UnixNano(), appendTime)
 	}
 	p.evict()
 }
 
 // addWaiter parks pr's slot until offset last is durable. appended is when
 // this partition handed the batch to the WAL (unix nanos), 0 for a retry
-// waiting on an earlier write.
-func (p *partition) addWaiter(pr *produceRequest, slot int, base, last, appended int64) {
+// waiting on an earlier write; appendTime is the LogAppendTime to answer, or
+// -1.
+func (p *partition) addWaiter(pr *produceRequest, slot int, base, last, appended, appendTime int64) {
 	l := p.log
-	l.waiters = append(l.waiters, pendingAck{pr: pr, slot: slot, base: base, last: last, deadline: pr.deadline, appended: appended})
+	l.waiters = append(l.waiters, pendingAck{pr: pr, slot: slot, base: base, last: last, deadline: pr.deadline, appended: appended, logAppendTime: appendTime})
 	if !l.timerArmed {
 		l.timerArmed = true
 		self, b := p.self, p.b
@@ -305,6 +313,7 @@ func (p *partition) durable(m *durableMsg) {
 			if w.appended != 0 {
 				p.b.metrics.observeProduceStages(w.pr.received, w.appended, m.writeStart, m.writeEnd, now)
 			}
+			w.pr.slots[w.slot].LogAppendTime = w.logAppendTime
 			w.pr.done(w.slot, 0, w.base, l.logStartOffset)
 			continue
 		}

@@ -33,6 +33,9 @@ type pendingAck struct {
 	base     int64
 	deadline int64 // unix nanos; REQUEST_TIMED_OUT after it
 	appended int64 // unix nanos: when this partition handed the batch to the WAL; 0 for a retry of an earlier batch
+	// logAppendTime is the time the batch was stamped with (ms) on a
+	// LogAppendTime topic, answered once durable; -1 otherwise.
+	logAppendTime int64
 }
 
 // parkedFetch is a long-poll fetch waiting for new data on this partition.

@@ -47,7 +47,7 @@ func topicConfigSpecs() []configSpec {
 		{"cleanup.policy", "delete", oneOf("delete", "compact", "compact,delete", "delete,compact"), "Stored and reported; floe deletes by retention and does not compact keys."},
 		{"segment.bytes", "1073741824", intRange(14, 1<<31-1), "Accepted for compatibility; floe's object sizes come from the upload settings."},
 		{"segment.ms", "604800000", intRange(1, 1<<62), "Accepted for compatibility."},
-		{"message.timestamp.type", "CreateTime", oneOf("CreateTime"), "Only CreateTime is supported."},
+		{"message.timestamp.type", "CreateTime", oneOf("CreateTime", "LogAppendTime"), "CreateTime keeps the producer's timestamps; LogAppendTime stamps each batch with the broker's time when it is appended."},
 		{"min.insync.replicas", "1", intRange(1, 1<<31-1), "Accepted for compatibility; durability comes from the fsync'd WAL."},
 		{"compression.type", "producer", oneOf("producer"), "Batches are stored as the producer sent them."},
 	}
@@ -80,6 +80,7 @@ type topicConfig struct {
 	maxMessageBytes int32
 	retentionMillis int64
 	retentionBytes  int64
+	logAppendTime   bool // message.timestamp.type=LogAppendTime
 }
 
 func parseTopicConfig(values map[string]string) topicConfig {
@@ -93,6 +94,7 @@ func parseTopicConfig(values map[string]string) topicConfig {
 	if v, err := strconv.ParseInt(values["retention.bytes"], 10, 64); err == nil {
 		c.retentionBytes = v
 	}
+	c.logAppendTime = values["message.timestamp.type"] == "LogAppendTime"
 	return c
 }
 

@@ -168,7 +168,7 @@ func consumeAll(t *testing.T, n *Node, topic string, partitions int32, perPartit
 			case r.Offset != int64(i):
 				t.Fatalf("p%d: offset %d, want %d", r.Partition, r.Offset, i)
 			case !bytes.Equal(r.Key, want.Key) || !bytes.Equal(r.Value, want.Value):
-				t.Fatalf("p%d offset %d: key/value differ: key %q want %q; value %q want %q", r.Partition, r.Offset, r.Key, want.Key, r.Value[:min(20, len(r.Value))], want.Value[:20])
+				t.Fatalf("p%d offset %d: key/value differ: key %q want %q; value %q want %q", r.Partition, r.Offset, r.Key, want.Key, r.Value[:min(20, len(r.Value))], want.Value[:min(20, len(want.Value))])
 			case len(r.Headers) != 2 || r.Headers[0].Key != "i" || string(r.Headers[0].Value) != fmt.Sprint(i):
 				t.Fatalf("p%d offset %d: headers %v", r.Partition, r.Offset, r.Headers)
 			case !r.Timestamp.Equal(want.Timestamp):

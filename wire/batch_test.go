@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -272,6 +273,38 @@ func TestSetBaseOffsetAndEpochKeepBatchValid(t *testing.T) {
 		}
 		if h.BaseOffset != off || h.PartitionLeaderEpoch != int32(off) {
 			t.Fatalf("offset %d: header %+v", off, h)
+		}
+	}
+}
+
+// A batch stamped with the append time is still valid, reads as
+// LogAppendTime with that max timestamp, and keeps its codec, its first
+// timestamp and its records; kmsg agrees.
+func TestSetLogAppendTimeKeepsBatchValid(t *testing.T) {
+	for _, b := range [][]byte{buildBatch(valueRecords([]byte("a"), []byte("b"))...), buildBatchRaw(3, 2, 1, []byte("lz4 frame"))} {
+		before, err := ValidateBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records := append([]byte(nil), b[BatchHeaderSize:]...)
+		const at = 1_800_000_000_123
+		SetLogAppendTime(b, at)
+		h, err := ValidateBatch(b)
+		if err != nil {
+			t.Fatalf("after SetLogAppendTime: %v", err)
+		}
+		if h.TimestampType() != 1 || h.MaxTimestamp != at || h.Compression() != before.Compression() || h.FirstTimestamp != before.FirstTimestamp {
+			t.Fatalf("header %+v, before %+v", h, before)
+		}
+		if !bytes.Equal(b[BatchHeaderSize:], records) {
+			t.Fatal("records changed")
+		}
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(b); err != nil {
+			t.Fatal(err)
+		}
+		if rb.Attributes&0x08 == 0 || rb.MaxTimestamp != at || uint32(rb.CRC) != crc32.Checksum(b[offsetAttributes:], castagnoli()) {
+			t.Fatalf("kmsg reads %+v", rb)
 		}
 	}
 }

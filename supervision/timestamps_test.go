@@ -1,0 +1,79 @@
+package supervision
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A topic with message.timestamp.type=LogAppendTime stamps each batch with
+// the broker's time: the Produce answer carries it, consumers read it as
+// every record's timestamp with the LogAppendTime type, and so they do
+// after a restart, from objects. A CreateTime topic beside it keeps the
+// producer's timestamps and answers LogAppendTime -1.
+func TestLogAppendTime(t *testing.T) {
+	cfg := testConfig(t)
+	n := startNode(t, cfg)
+	cl := newClient(t, n)
+	createTopic(t, cl, "stamped", 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")})
+	createTopic(t, cl, "created", 1, nil)
+	createTopic(t, cl, "created-raw", 1, nil)
+
+	before := time.Now().UnixMilli()
+	produceAll(t, cl, "stamped", 1, 100, 10) // test records are an hour old
+	produceAll(t, cl, "created", 1, 100, 10)
+	stamped := rawProduce(t, n, "stamped", testBatch([]byte("raw")))
+	created := rawProduce(t, n, "created-raw", testBatch([]byte("raw")))
+	after := time.Now().UnixMilli()
+	if stamped.ErrorCode != 0 || stamped.LogAppendTime < before || stamped.LogAppendTime > after {
+		t.Fatalf("LogAppendTime topic answered %+v, want a time in [%d, %d]", stamped, before, after)
+	}
+	if created.ErrorCode != 0 || created.LogAppendTime != -1 {
+		t.Fatalf("CreateTime topic answered %+v, want LogAppendTime -1", created)
+	}
+
+	check := func(n *Node) {
+		t.Helper()
+		cl := newClient(t, n, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"stamped": {0: kgo.NewOffset().At(0)}}))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for next := int64(0); next < 101; {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("consumed %d of 101: %v", next, ctx.Err())
+			}
+			fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+			fs.EachRecord(func(r *kgo.Record) {
+				ms := r.Timestamp.UnixMilli()
+				switch {
+				case r.Offset != next:
+					t.Fatalf("offset %d, want %d", r.Offset, next)
+				case r.Attrs.TimestampType() != 1:
+					t.Fatalf("offset %d: timestamp type %d, want 1 (LogAppendTime)", r.Offset, r.Attrs.TimestampType())
+				case ms < before || ms > after:
+					t.Fatalf("offset %d: timestamp %d, not the append time in [%d, %d]", r.Offset, ms, before, after)
+				case r.Offset == 100 && ms != stamped.LogAppendTime:
+					t.Fatalf("the raw batch reads %d, its Produce answer said %d", ms, stamped.LogAppendTime)
+				case r.Offset < 100 && string(r.Value) != string(testRecord("stamped", 0, int(r.Offset), 10).Value):
+					t.Fatalf("offset %d: value differs", r.Offset)
+				}
+				next++
+			})
+		}
+		consumeAll(t, n, "created", 1, 100, 10) // checks the producer's timestamps
+	}
+	check(n)
+
+	cl.Close()
+	stopNode(t, n)
+	cfg.LogCacheBytes = 1 // everything from objects
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	check(n)
+	if n.Broker().ColdReads() == 0 {
+		t.Fatal("no read came from objects after the restart")
+	}
+}
