@@ -175,11 +175,20 @@ func (cs *connState) writeBacklog() {
 	}
 	if cs.head == len(cs.backlog) {
 		cs.backlog, cs.head = cs.backlog[:0], 0
-		if cap(cs.backlog) > 4*maxIovecs {
-			cs.backlog = nil // release what one very large response grew
+		if cap(cs.backlog) > keepParts {
+			cs.backlog = nil // release what one response of many parts grew
 		}
 	}
+	if cap(cs.vec) > keepParts {
+		cs.vec = nil
+	}
 }
+
+// keepParts is the most parts a connection's backlog and writev scratch keep
+// room for between answers: a Fetch answer of many partitions grows them to
+// hundreds, and a server with very many connections should not keep that
+// for each one.
+const keepParts = 64
 
 // drop counts n backlog bytes as written or discarded.
 func (cs *connState) drop(n int) {

@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer, inflight func() float64) *metrics {
 			Buckets: LatencyBuckets,
 		}, []string{"api"}),
 		responseWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "floe_response_wait_seconds", Help: "Time from queuing a response to handing it to writev: the event loop's turn, and waiting behind earlier responses of the same connection (Kafka answers in order), by Kafka API.",
+			Name: "floe_response_wait_seconds", Help: "Time from queuing a response to its turn to be written: the event loop's turn, and waiting behind earlier responses of the same connection (Kafka answers in order), by Kafka API. A response behind a large one of its own connection also waits for that one's 256 KiB slices, which this does not count.",
 			Buckets: LatencyBuckets,
 		}, []string{"api"}),
 		bytesIn:             prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_network_received_bytes_total", Help: "Request bytes read."}),
