@@ -40,14 +40,13 @@ type connState struct {
 	inflight int
 	paused   bool
 	// backlog[head:] holds the parts of answered responses not yet handed
-	// to writev, in order; backlogBytes is their length, and parked tells
-	// whether the connection waits on its loop's backlogged list (see
-	// writeBacklog).
-	backlog      [][]byte
-	head         int // backlog[:head] is written
-	backlogBytes int
-	parked       bool
-	vec          [][]byte // scratch for one writev
+	// to writev, in order (their bytes are counted in Server.unwritten);
+	// parked tells whether the connection waits on its loop's backlogged
+	// list (see writeBacklog).
+	backlog [][]byte
+	head    int // backlog[:head] is written
+	parked  bool
+	vec     [][]byte // scratch for one writev
 }
 
 func (cs *connState) overdue(now int64) bool {
@@ -116,7 +115,6 @@ func (cs *connState) flush() {
 		cs.inflight--
 		cs.loop.server.inflightDone()
 	}
-	cs.backlogBytes += added
 	cs.loop.server.unwritten.Add(int64(added))
 	cs.writeBacklog()
 	if cs.paused && cs.inflight < cs.loop.server.opts.MaxInFlight {
@@ -167,7 +165,7 @@ func (cs *connState) writeBacklog() {
 		}
 		clear(pending[:whole])
 		cs.head += whole
-		cs.drop(size)
+		cs.loop.server.unwritten.Add(-int64(size))
 		if cs.head < len(cs.backlog) && cs.loop.answersWaiting() {
 			cs.loop.park(cs)
 			return
@@ -190,17 +188,15 @@ func (cs *connState) writeBacklog() {
 // for each one.
 const keepParts = 64
 
-// drop counts n backlog bytes as written or discarded.
-func (cs *connState) drop(n int) {
-	cs.backlogBytes -= n
-	cs.loop.server.unwritten.Add(-int64(n))
-}
-
 // dropBacklog discards the backlog (the connection failed or closed).
 func (cs *connState) dropBacklog() {
+	dropped := 0
+	for _, part := range cs.backlog[cs.head:] {
+		dropped += len(part)
+	}
+	cs.loop.server.unwritten.Add(-int64(dropped))
 	clear(cs.backlog)
 	cs.backlog, cs.head = nil, 0
-	cs.drop(cs.backlogBytes)
 }
 
 // readFrames decodes and dispatches every complete frame in the inbound buffer
