@@ -225,9 +225,7 @@ func (p *partition) produce(m *produceMsg) {
 	appendTime := int64(-1)
 	if m.config.logAppendTime {
 		appendTime = now.UnixMilli()
-		wire.SetLogAppendTime(batch, appendTime)
-		h.Attributes |= wire.AttrTimestampType
-		h.MaxTimestamp = appendTime
+		wire.SetLogAppendTime(batch, &h, appendTime)
 	}
 	l.nextOffset = last + 1
 	l.appendBatch(cachedBatch{base: base, last: last, header: h, data: batch})

@@ -53,7 +53,7 @@ const (
 	currentMagic = 2
 
 	attrCompressionMask = 0x07
-	attrTimestampType   = AttrTimestampType
+	attrTimestampType   = 0x08
 	attrTransactional   = 0x10
 	attrControl         = 0x20
 
@@ -61,9 +61,6 @@ const (
 	// 1 gzip, 2 snappy, 3 lz4, 4 zstd.
 	maxCompressionCodec = 4
 )
-
-// AttrTimestampType is the attributes bit of a LogAppendTime batch.
-const AttrTimestampType = 0x08
 
 // castagnoli is the CRC32C polynomial table record batches use. crc32
 // caches it (and picks the SSE4.2/ARMv8 instruction) after the first call.
@@ -237,12 +234,15 @@ func SetBaseOffset(batch []byte, offset int64) {
 // the attributes, the max timestamp, and the CRC, which covers both. The
 // first timestamp and the records' deltas stay as the producer wrote them;
 // consumers give every record of such a batch its max timestamp (KIP-32).
-// batch must be a whole batch that passed ValidateBatch.
-func SetLogAppendTime(batch []byte, millis int64) {
-	attributes := binary.BigEndian.Uint16(batch[offsetAttributes:])
-	binary.BigEndian.PutUint16(batch[offsetAttributes:], attributes|attrTimestampType)
+// h, the batch's parsed header, is changed to match. batch must be a whole
+// batch that passed ValidateBatch.
+func SetLogAppendTime(batch []byte, h *BatchHeader, millis int64) {
+	h.Attributes |= attrTimestampType
+	h.MaxTimestamp = millis
+	binary.BigEndian.PutUint16(batch[offsetAttributes:], uint16(h.Attributes))
 	binary.BigEndian.PutUint64(batch[offsetMaxTimestamp:], uint64(millis))
-	binary.BigEndian.PutUint32(batch[offsetCRC:], crc32.Checksum(batch[offsetAttributes:], castagnoli()))
+	h.CRC = crc32.Checksum(batch[offsetAttributes:], castagnoli())
+	binary.BigEndian.PutUint32(batch[offsetCRC:], h.CRC)
 }
 
 // SetPartitionLeaderEpoch writes the batch's partition leader epoch, also

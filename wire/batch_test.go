@@ -288,10 +288,14 @@ func TestSetLogAppendTimeKeepsBatchValid(t *testing.T) {
 		}
 		records := append([]byte(nil), b[BatchHeaderSize:]...)
 		const at = 1_800_000_000_123
-		SetLogAppendTime(b, at)
+		stamped := before
+		SetLogAppendTime(b, &stamped, at)
 		h, err := ValidateBatch(b)
 		if err != nil {
 			t.Fatalf("after SetLogAppendTime: %v", err)
+		}
+		if stamped != h {
+			t.Fatalf("the header kept in step %+v, the batch's %+v", stamped, h)
 		}
 		if h.TimestampType() != 1 || h.MaxTimestamp != at || h.Compression() != before.Compression() || h.FirstTimestamp != before.FirstTimestamp {
 			t.Fatalf("header %+v, before %+v", h, before)
