@@ -204,13 +204,7 @@ func (d *LocalDir) ensureDir(rel string) error {
 
 // Get reads a range of the object with one positioned read.
 func (d *LocalDir) Get(ctx context.Context, key string, offset, length int64) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := ValidateKey(key); err != nil {
-		return nil, err
-	}
-	file, size, err := d.openObject(key)
+	file, size, err := d.openObject(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -233,13 +227,7 @@ func (d *LocalDir) Get(ctx context.Context, key string, offset, length int64) ([
 // GetInto reads a range of the object with one positioned read per buffer,
 // so the kernel writes the bytes where the caller wants them.
 func (d *LocalDir) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := ValidateKey(key); err != nil {
-		return err
-	}
-	file, size, err := d.openObject(key)
+	file, size, err := d.openObject(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -274,9 +262,15 @@ func (d *LocalDir) Head(ctx context.Context, key string) (int64, error) {
 	return info.Size(), nil
 }
 
-// openObject opens the file of key and returns its size; a directory or a
-// missing file is ErrNotFound.
-func (d *LocalDir) openObject(key string) (*os.File, int64, error) {
+// openObject checks ctx and key, opens the file of key and returns its
+// size; a directory or a missing file is ErrNotFound.
+func (d *LocalDir) openObject(ctx context.Context, key string) (*os.File, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	if err := ValidateKey(key); err != nil {
+		return nil, 0, err
+	}
 	file, err := os.Open(d.path(key))
 	if err != nil {
 		return nil, 0, mapNotFound(key, err)

@@ -203,9 +203,6 @@ func (s *S3) Get(ctx context.Context, key string, offset, length int64) ([]byte,
 // readWholeBody) and copied into dst in steps that let the scheduler in.
 func (s *S3) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
 	total := totalLen(dst)
-	if offset < 0 {
-		return fmt.Errorf("%w: %q offset %d", ErrInvalidRange, key, offset)
-	}
 	data, err := s.Get(ctx, key, offset, total)
 	if err != nil {
 		return err
