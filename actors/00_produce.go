@@ -54,6 +54,13 @@ func (pr *produceRequest) done(slot int, code int16, base, logStart int64) {
 	pr.finished()
 }
 
+// durable answers a slot whose batch is durable at base; appendTime is its
+// LogAppendTime (ms), -1 on a CreateTime topic.
+func (pr *produceRequest) durable(slot int, base, logStart, appendTime int64) {
+	pr.slots[slot].LogAppendTime = appendTime
+	pr.done(slot, 0, base, logStart)
+}
+
 func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	if req.TransactionID != nil {

@@ -311,8 +311,7 @@ func (p *partition) durable(m *durableMsg) {
 			if w.appended != 0 {
 				p.b.metrics.observeProduceStages(w.pr.received, w.appended, m.writeStart, m.writeEnd, now)
 			}
-			w.pr.slots[w.slot].LogAppendTime = w.logAppendTime
-			w.pr.done(w.slot, 0, w.base, l.logStartOffset)
+			w.pr.durable(w.slot, w.base, l.logStartOffset, w.logAppendTime)
 			continue
 		}
 		kept = append(kept, w)
