@@ -31,7 +31,7 @@ type BrokerProduce struct {
 	BrokerLatency
 	// Stages: dispatch, wal_queue, wal_write and ack of each durable
 	// Produce partition (floe_produce_stage_seconds), and response_wait,
-	// from the answer being queued to its writev
+	// from the answer being queued to its turn to be written
 	// (floe_response_wait_seconds).
 	Stages map[string]BrokerLatency `json:"stages,omitempty"`
 }
