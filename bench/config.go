@@ -69,6 +69,10 @@ type Config struct {
 	// (program and leading arguments; the consumer's flags are appended) in
 	// a process of its own.
 	ConsumerCommand []string `json:"consumer_command,omitempty"`
+	// ReadRate, if > 0, caps the catch-up consumer at this many bytes per
+	// second. With a log cache that holds the whole backlog it gives a
+	// control run: the same read load, served from memory.
+	ReadRate float64 `json:"read_rate_bytes_per_second,omitempty"`
 
 	// connections
 	Connections  int     `json:"connections"`
@@ -181,6 +185,9 @@ func (c *Config) Validate(scenario string) error {
 	}
 	if c.MaxInflight < 0 || c.MaxBuffered < 1 || c.MaxBuffered > maxBufferedPerProducer {
 		bad("max inflight must be ≥ 0 and max buffered in [1, %d]", maxBufferedPerProducer)
+	}
+	if c.ReadRate < 0 {
+		bad("read rate must be ≥ 0")
 	}
 	if c.PartitionsPerConsumer < 0 {
 		bad("partitions per consumer must be ≥ 0")

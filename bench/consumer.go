@@ -21,8 +21,11 @@ type consumerGroup struct {
 }
 
 // startConsumers reads the given partitions from the given offsets with
-// one client per perClient partitions (0: a single client).
-func startConsumers(cfg *Config, from map[int32]int64, perClient int, onFetch func(kgo.Fetches, time.Time)) (*consumerGroup, error) {
+// one client per perClient partitions (0: a single client). With
+// bytesPerSecond > 0 the clients together read no faster than that: each
+// polls again only when its share of the rate has paid for what it has
+// read (kgo fetches ahead by one response, so the broker is paced too).
+func startConsumers(cfg *Config, from map[int32]int64, perClient int, bytesPerSecond float64, onFetch func(kgo.Fetches, time.Time)) (*consumerGroup, error) {
 	parts := make([]int32, 0, len(from))
 	for p := range from {
 		parts = append(parts, p)
@@ -44,17 +47,42 @@ func startConsumers(cfg *Config, from map[int32]int64, perClient int, onFetch fu
 			return nil, fmt.Errorf("bench: consumer client: %w", err)
 		}
 		g.clients = append(g.clients, cl)
+		var pacer *Pacer
+		if bytesPerSecond > 0 {
+			share := bytesPerSecond * float64(len(chunk)) / float64(len(parts))
+			pacer = NewPacer(wallClock{}, time.Now(), 0, share)
+		}
 		g.wg.Go(func() {
+			var read int64
 			for {
 				fetches := cl.PollFetches(g.ctx)
 				if g.ctx.Err() != nil {
 					return
 				}
 				onFetch(fetches, time.Now())
+				if pacer == nil {
+					continue
+				}
+				_, bytes := fetchSize(fetches)
+				read += int64(bytes)
+				if pacer.clock.SleepUntil(g.ctx, pacer.Due(read)) != nil {
+					return
+				}
 			}
 		})
 	}
 	return g, nil
+}
+
+// fetchSize counts the records of fs and their key and value bytes.
+func fetchSize(fs kgo.Fetches) (records, bytes int) {
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		for _, rec := range fp.Records {
+			records++
+			bytes += len(rec.Value) + len(rec.Key)
+		}
+	})
+	return records, bytes
 }
 
 func (g *consumerGroup) stop() {

@@ -32,6 +32,7 @@ func startConsumerProcess(cfg *Config, starts, ends map[int32]int64, count func(
 		"--from", encodeOffsets(starts),
 		"--ends", encodeOffsets(ends),
 		"--fetch-max-partition-bytes", strconv.Itoa(int(cfg.FetchMaxPartitionBytes)),
+		"--read-rate", strconv.FormatFloat(cfg.ReadRate, 'f', -1, 64),
 	)
 	cmd := exec.Command(cfg.ConsumerCommand[0], args...)
 	cmd.Stderr = os.Stderr
@@ -85,14 +86,8 @@ func RunCatchupConsumer(ctx context.Context, cfg *Config, from, ends map[int32]i
 	}()
 	tracker := newDrainTracker(from, ends)
 	out := bufio.NewWriter(w)
-	group, err := startConsumers(cfg, from, 0, func(fs kgo.Fetches, now time.Time) {
-		records, bytes := 0, 0
-		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			for _, rec := range fp.Records {
-				records++
-				bytes += len(rec.Value) + len(rec.Key)
-			}
-		})
+	group, err := startConsumers(cfg, from, 0, cfg.ReadRate, func(fs kgo.Fetches, now time.Time) {
+		records, bytes := fetchSize(fs)
 		fmt.Fprintf(out, "R %d %d\n", records, bytes)
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) { tracker.saw(fp, now) })
 		_ = out.Flush()

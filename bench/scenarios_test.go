@@ -258,3 +258,28 @@ func phaseNames(r Result) []string {
 	}
 	return names
 }
+
+// With a read rate the catch-up consumer reads no faster than that, and
+// still drains the backlog. (An upper bound only: a loaded machine may
+// read slower, never faster.)
+func TestCatchupReadRateAgainstKfake(t *testing.T) {
+	cfg := kfakeConfig(t)
+	cfg.Rate = 1000
+	cfg.BacklogDuration = 2 * time.Second // about 200 KB of values
+	cfg.Baseline = 200 * time.Millisecond
+	cfg.Duration = 30 * time.Second
+	cfg.FetchMaxPartitionBytes = 4 << 10 // many small fetches, so the pacing is fine grained
+	cfg.ReadRate = 200 << 10             // drains in about 1.2 s, against milliseconds unpaced
+	res := runScenario(t, ScenarioCatchup, cfg)
+	c := res.Catchup
+	if !c.Drained {
+		t.Fatalf("not drained: %+v", c)
+	}
+	limit := cfg.ReadRate / (1 << 20)
+	if c.ReadMiBPS > 1.2*limit {
+		t.Errorf("read %.3f MiB/s with a read rate of %.3f MiB/s", c.ReadMiBPS, limit)
+	}
+	if c.DrainSeconds < 0.5 {
+		t.Errorf("a %d-record backlog drained in %.3f s at %.0f B/s", c.BacklogRecords, c.DrainSeconds, cfg.ReadRate)
+	}
+}

@@ -43,9 +43,9 @@ Flags:
 
 // benchOptions are the raw flag values of floe bench.
 type benchOptions struct {
-	brokers, out, recordSize, backlogBytes, fetchPartition string
-	jsonOnly, kfake, consumerProcess                       bool
-	cfg                                                    bench.Config
+	brokers, out, recordSize, backlogBytes, fetchPartition, readRate string
+	jsonOnly, kfake, consumerProcess                                 bool
+	cfg                                                              bench.Config
 }
 
 func benchFlags(stderr io.Writer) (*flag.FlagSet, *benchOptions) {
@@ -73,6 +73,7 @@ func benchFlags(stderr io.Writer) (*flag.FlagSet, *benchOptions) {
 	fs.StringVar(&o.fetchPartition, "fetch-max-partition-bytes", "1MiB", "e2e, catchup: consumer fetch size per partition")
 	fs.DurationVar(&c.BacklogDuration, "backlog-duration", 60*time.Second, "catchup: produce this long before the baseline")
 	fs.StringVar(&o.backlogBytes, "backlog-bytes", "0", "catchup: end the backlog phase early once this much is acknowledged (0 = off)")
+	fs.StringVar(&o.readRate, "read-rate", "0", "catchup: cap the catch-up consumer at this many bytes per second (0 = as fast as it is served); with a log cache holding the backlog, a control run of the same read load from memory")
 	fs.DurationVar(&c.Baseline, "baseline", 10*time.Second, "catchup, connections: window of producer latency before the disturbance")
 	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle connections to open")
 	fs.Float64Var(&c.LightRate, "light-rate", 0, "connections: requests per second spread over the idle connections")
@@ -172,6 +173,11 @@ func (o *benchOptions) finish() error {
 		return fmt.Errorf("--fetch-max-partition-bytes: bad size %q", o.fetchPartition)
 	}
 	o.cfg.FetchMaxPartitionBytes = int32(fetch)
+	rate, err := parseSize(o.readRate)
+	if err != nil {
+		return fmt.Errorf("--read-rate: %w", err)
+	}
+	o.cfg.ReadRate = float64(rate)
 	if o.consumerProcess {
 		exe, err := os.Executable()
 		if err != nil {
@@ -192,6 +198,7 @@ func benchConsumer(args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "")
 	ends := fs.String("ends", "", "")
 	fetch := fs.Int("fetch-max-partition-bytes", 1<<20, "")
+	readRate := fs.Float64("read-rate", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -201,7 +208,7 @@ func benchConsumer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "floe bench-consumer: bad offsets")
 		return 2
 	}
-	cfg := &bench.Config{Brokers: strings.Split(*brokers, ","), Topic: *topic, FetchMaxPartitionBytes: int32(*fetch)}
+	cfg := &bench.Config{Brokers: strings.Split(*brokers, ","), Topic: *topic, FetchMaxPartitionBytes: int32(*fetch), ReadRate: *readRate}
 	if err := bench.RunCatchupConsumer(context.Background(), cfg, start, end, os.Stdin, stdout); err != nil {
 		fmt.Fprintln(stderr, "floe bench-consumer:", err)
 		return 1
