@@ -96,6 +96,33 @@ func FuzzValidateBatch(f *testing.F) {
 	})
 }
 
+// FuzzRecordAtTime reads records the broker stored without reading them
+// (compressed ones), so anything a producer can send must give an answer or
+// ErrCorruptBatch.
+func FuzzRecordAtTime(f *testing.F) {
+	f.Add(buildBatch(valueRecords([]byte("a"), nil, []byte("ccc"))...), int64(0), int64(1_700_000_000_001))
+	for codec := int8(1); codec <= 4; codec++ {
+		f.Add(timeBatch(f, 7, 1_700_000_000_000, []int64{3, 1, 2}, codec, codec == 2), int64(8), int64(1_700_000_000_002))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, from, target int64) {
+		h, err := ParseBatchHeader(b)
+		if err != nil || h.Size() != len(b) {
+			return
+		}
+		off, ts, ok, err := RecordAtTime(b, h, from, target)
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrCorruptBatch) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+		case ok && (off < from || off < h.BaseOffset || off > h.LastOffset() || ts < target):
+			t.Fatalf("answer (%d, %d) for from %d target %d in batch %d-%d", off, ts, from, target, h.BaseOffset, h.LastOffset())
+		case !ok && (off != -1 || ts != -1):
+			t.Fatalf("no answer but (%d, %d)", off, ts)
+		}
+	})
+}
+
 func FuzzSplitBatches(f *testing.F) {
 	one := buildBatch(valueRecords([]byte("a"))...)
 	two := buildBatch(valueRecords([]byte("b"), []byte("c"))...)
