@@ -5,8 +5,9 @@ package actors
 // Behaviour: latest (-1) is the high watermark and earliest (-2) the log start
 // offset, both read lock-free from what the partition actor publishes; max
 // timestamp (-3, KIP-734) and a timestamp go to the partition actor, which
-// looks them up at the granularity of object blocks and cached batches (see
-// partition.listOffset). Isolation levels are equal: no transactions.
+// answers the first record at or after the time, as Kafka does, reading the
+// one batch that holds it (see partition.lookupTime). Isolation levels are
+// equal: no transactions.
 //
 // Errors: UNKNOWN_TOPIC_OR_PARTITION. Not supported: v0's multiple old-style
 // offsets (v0 is not in the version table).

@@ -44,8 +44,16 @@ type (
 	listOffsetMsg struct {
 		lr        *listOffsetsRequest
 		slot      int
-		timestamp int64
+		timestamp int64 // as asked: a time, or a special value
+		// Set by the partition: the time looked up, the object blocks
+		// loaded for it so far, and whether it has been answered.
+		target     int64
+		loads      int
+		timerArmed bool
+		answered   bool
 	}
+	// lookupTimeoutMsg: a lookup waiting for an object block waited too long.
+	lookupTimeoutMsg struct{ m *listOffsetMsg }
 	// produceTimeoutMsg: check waiters against their deadlines.
 	produceTimeoutMsg struct{}
 	// panicMsg makes the actor panic, for supervision tests.
@@ -92,6 +100,9 @@ func (p *partition) Receive(ctx actor.Context) {
 		p.compacted(m)
 	case coldLoadedMsg:
 		p.wakeParked()
+		p.retryLookups()
+	case lookupTimeoutMsg:
+		p.lookupTimedOut(m.m)
 	case produceTimeoutMsg:
 		p.log.timerArmed = false
 		p.expireWaiters(time.Now().UnixNano())
@@ -113,6 +124,10 @@ func (p *partition) start() {
 		}
 		l.waiters = nil
 		p.wakeParked()
+		for _, m := range l.lookups {
+			p.answerLookup(m, kerr.NotLeaderForPartition.Code, -1, -1)
+		}
+		l.lookups = nil
 	}
 	p.rebuildProducers()
 	p.publish()

@@ -185,11 +185,19 @@ func (p *partition) prefetchAfter(i int) {
 // for, the rest are readahead.
 func (p *partition) load(i int, window int64, demand int) {
 	l := p.log
-	m := &coldLoadMsg{stream: p.ref.stream, partition: p.self}
 	end := i
 	for span := int64(0); end < len(l.objects) && (end == i || span+l.objects[end].size <= window); end++ {
 		span += l.objects[end].size
 	}
+	l.readaheadNext = l.objects[end-1].end
+	p.loadBlocks(i, end, demand)
+}
+
+// loadBlocks hands the blocks of objects[i:end] that are neither cached nor
+// loading to a loader, the first demand of them asked for.
+func (p *partition) loadBlocks(i, end, demand int) {
+	l := p.log
+	m := &coldLoadMsg{stream: p.ref.stream, partition: p.self}
 	for j := i; j < end; j++ {
 		rng := l.objects[j]
 		if !p.b.blocks.Reserve(blockKey(rng)) {
@@ -200,7 +208,6 @@ func (p *partition) load(i int, window int64, demand int) {
 			m.demand++
 		}
 	}
-	l.readaheadNext = l.objects[end-1].end
 	if len(m.ranges) == 0 {
 		return
 	}

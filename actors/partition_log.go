@@ -70,6 +70,7 @@ type partitionLog struct {
 
 	waiters     []pendingAck
 	parked      []parkedFetch
+	lookups     []*listOffsetMsg // timestamp lookups waiting for an object block
 	timerArmed  bool
 	incarnation int
 }

@@ -69,7 +69,8 @@ func (p *partition) readCache(part *fetchPart, off int64) {
 	}
 }
 
-// listOffset answers a timestamp lookup from the object index and the cache.
+// listOffset answers ListOffsets for a timestamp or a special value; see
+// lookupTime for a timestamp.
 // Timestamps are known per object block and per batch, so the answer is the
 // first offset of the first block or batch whose max timestamp reaches the
 // target: never after the wanted record, possibly a few records before it.
@@ -98,41 +99,31 @@ func (p *partition) listOffset(m *listOffsetMsg) {
 		}
 		return
 	case maxTimestamp:
-		bestTs, bestOff := int64(-1), int64(-1)
+		// KIP-734: the first record with the largest timestamp, which is
+		// the first record at or after that timestamp.
+		best := int64(-1)
 		for _, o := range l.objects {
-			if o.end > l.logStartOffset && o.maxTimestamp > bestTs {
-				bestTs, bestOff = o.maxTimestamp, max(o.first, l.logStartOffset)
+			if o.end > l.logStartOffset {
+				best = max(best, o.maxTimestamp)
 			}
 		}
 		for _, c := range l.live() {
 			if c.base >= l.highWatermark {
 				break
 			}
-			if c.header.MaxTimestamp > bestTs {
-				bestTs, bestOff = c.header.MaxTimestamp, c.last
-			}
+			best = max(best, c.header.MaxTimestamp)
 		}
-		m.lr.done(m.slot, 0, bestOff, bestTs)
-		return
-	}
-	if m.timestamp < 0 {
-		m.lr.done(m.slot, kerr.InvalidRequest.Code, -1, -1)
-		return
-	}
-	for _, o := range l.objects {
-		if o.end > l.logStartOffset && o.maxTimestamp >= m.timestamp {
-			m.lr.done(m.slot, 0, max(o.first, l.logStartOffset), o.maxTimestamp)
+		if best < 0 {
+			m.lr.done(m.slot, 0, -1, -1)
 			return
 		}
-	}
-	for _, c := range l.live() {
-		if c.base >= l.highWatermark {
-			break
-		}
-		if c.base >= l.logStartOffset && c.header.MaxTimestamp >= m.timestamp {
-			m.lr.done(m.slot, 0, c.base, c.header.MaxTimestamp)
+		m.target = best
+	default:
+		if m.timestamp < 0 {
+			m.lr.done(m.slot, kerr.InvalidRequest.Code, -1, -1)
 			return
 		}
+		m.target = m.timestamp
 	}
-	m.lr.done(m.slot, 0, -1, -1)
+	p.lookupTime(m)
 }

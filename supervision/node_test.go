@@ -388,14 +388,14 @@ func TestListOffsets(t *testing.T) {
 	if o, _ := end.Lookup("times", 0); o.Offset != 1000 {
 		t.Errorf("end %d", o.Offset)
 	}
-	// By timestamp: the answer never lies after the first record at or
-	// after the time (floe answers at batch granularity).
+	// By timestamp: the first record at or after the time (see also
+	// TestListOffsetsByTimestampExact).
 	at, err := adm.ListOffsetsAfterMilli(ctx, testEpochMillis+500, "times")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, _ := at.Lookup("times", 0); o.Offset > 500 || o.Offset < 0 {
-		t.Errorf("offset for timestamp: %d, want ≤ 500", o.Offset)
+	if o, _ := at.Lookup("times", 0); o.Offset != 500 || o.Timestamp != testEpochMillis+500 {
+		t.Errorf("offset for timestamp: %d at %d, want 500 at %d", o.Offset, o.Timestamp, testEpochMillis+500)
 	}
 	after, _ := adm.ListOffsetsAfterMilli(ctx, time.Now().Add(time.Hour).UnixMilli(), "times")
 	if o, _ := after.Lookup("times", 0); o.Offset != 1000 && o.Offset != -1 {

@@ -1,0 +1,141 @@
+package actors
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/floe-io/floe/persistence/objformat"
+	"github.com/floe-io/floe/wire"
+)
+
+// lookupTimeout bounds how long a timestamp lookup waits for object blocks
+// before it answers KAFKA_STORAGE_ERROR (retriable): a load that fails
+// sends no word back, and a store that is down must not hold the request
+// for ever.
+const lookupTimeout = coldLoadTimeout + 5*time.Second
+
+// maxLookupLoads bounds the blocks loaded for one lookup that were evicted
+// again before the lookup could read them (a block cache too small for
+// the load going on).
+const maxLookupLoads = 4
+
+// lookupTime answers m with the first offset at or after the log start whose
+// record has a timestamp of at least m.target, and that record's timestamp,
+// as Kafka does: the object index and the cached batches' headers say which
+// block or batch holds it (the first whose largest timestamp reaches the
+// target), and the records of that batch say which record. A block that is
+// not in the block cache is loaded by the cold loaders, and the lookup
+// waits for it on the partition (the partition goes on serving meanwhile).
+func (p *partition) lookupTime(m *listOffsetMsg) {
+	l := p.log
+	cacheStart := l.cacheStart()
+	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > l.logStartOffset })
+	for ; i < len(l.objects) && l.objects[i].first < cacheStart; i++ {
+		rng := l.objects[i]
+		if rng.maxTimestamp < m.target {
+			continue
+		}
+		block, ok := p.b.blocks.Get(blockKey(rng))
+		if !ok {
+			p.awaitBlock(m, i)
+			return
+		}
+		off, ts, found, err := recordAtTimeInBlock(block, l.logStartOffset, m.target)
+		if err != nil {
+			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
+			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
+			return
+		}
+		if found {
+			p.answerLookup(m, 0, off, ts)
+			return
+		}
+	}
+	for _, c := range l.live() {
+		if c.base >= l.highWatermark {
+			break
+		}
+		off, ts, found, err := wire.RecordAtTime(c.data, c.header, l.logStartOffset, m.target)
+		if err != nil {
+			p.b.log.Error("corrupt cached batch", "topic", p.ref.topic, "partition", p.ref.index, "offset", c.base, "err", err)
+			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
+			return
+		}
+		if found {
+			p.answerLookup(m, 0, off, ts)
+			return
+		}
+	}
+	p.answerLookup(m, 0, -1, -1)
+}
+
+// recordAtTimeInBlock looks through the batches of an object block.
+func recordAtTimeInBlock(block []byte, from, target int64) (offset, timestamp int64, found bool, err error) {
+	for pos := 0; pos < len(block); {
+		size, err := objformat.BatchSizeAt(block, pos)
+		if err != nil {
+			return -1, -1, false, err
+		}
+		data := block[pos : pos+size]
+		h, err := wire.ParseBatchHeader(data)
+		if err != nil {
+			return -1, -1, false, err
+		}
+		if offset, timestamp, found, err = wire.RecordAtTime(data, h, from, target); err != nil || found {
+			return offset, timestamp, found, err
+		}
+		pos += size
+	}
+	return -1, -1, false, nil
+}
+
+// awaitBlock parks m until the block at index i of the object index is
+// cached, loading it if no load of it is under way.
+func (p *partition) awaitBlock(m *listOffsetMsg, i int) {
+	l := p.log
+	if !p.b.blocks.Contains(blockKey(l.objects[i])) {
+		if m.loads >= maxLookupLoads {
+			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
+			return
+		}
+		m.loads++
+		p.loadBlocks(i, i+1, 1)
+	}
+	l.lookups = append(l.lookups, m)
+	if !m.timerArmed {
+		m.timerArmed = true
+		self := p.self
+		time.AfterFunc(lookupTimeout, func() { p.b.send(self, lookupTimeoutMsg{m: m}) })
+	}
+}
+
+// retryLookups runs the waiting lookups again: a load has completed.
+func (p *partition) retryLookups() {
+	waiting := p.log.lookups
+	p.log.lookups = nil
+	for _, m := range waiting {
+		p.lookupTime(m)
+	}
+}
+
+func (p *partition) lookupTimedOut(m *listOffsetMsg) {
+	if m.answered {
+		return
+	}
+	l := p.log
+	if i := slices.Index(l.lookups, m); i >= 0 {
+		l.lookups = slices.Delete(l.lookups, i, i+1)
+	}
+	p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
+}
+
+func (p *partition) answerLookup(m *listOffsetMsg, code int16, offset, timestamp int64) {
+	if m.answered {
+		return
+	}
+	m.answered = true
+	m.lr.done(m.slot, code, offset, timestamp)
+}

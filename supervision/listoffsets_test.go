@@ -1,0 +1,120 @@
+package supervision
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// timesRecordTs is record i's timestamp: 10 ms apart, every seventh a
+// little early (producers do not keep timestamps in order), and two far
+// ahead with the same time, which makes them the largest.
+func timesRecordTs(i int) int64 {
+	switch {
+	case i == 1234 || i == 1500:
+		return testEpochMillis + 1_000_000
+	case i%7 == 3:
+		return testEpochMillis + 10*int64(i) - 25
+	}
+	return testEpochMillis + 10*int64(i)
+}
+
+const timesRecords = 2000
+
+// firstAtOrAfter is what Kafka answers for target: the first record whose
+// timestamp is at least target.
+func firstAtOrAfter(target int64) (offset, timestamp int64) {
+	for i := 0; i < timesRecords; i++ {
+		if ts := timesRecordTs(i); ts >= target {
+			return int64(i), ts
+		}
+	}
+	return -1, -1
+}
+
+// listOffsetAt asks for timestamp (or a special value) with ListOffsets v8,
+// the version that knows max timestamp.
+func listOffsetAt(t *testing.T, cl *kgo.Client, topic string, timestamp int64) (offset, ts int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 8
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Timestamp = timestamp
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		t.Fatalf("list offset %d of %s: %v", timestamp, topic, err)
+	}
+	return p.Offset, p.Timestamp
+}
+
+// checkTimes asks for every interesting time and the largest one.
+func checkTimes(t *testing.T, cl *kgo.Client, topic, where string) {
+	t.Helper()
+	var targets []int64
+	for _, i := range []int{0, 1, 2, 3, 4, 10, 499, 500, 501, 1233, 1234, 1235, 1999} {
+		ts := timesRecordTs(i)
+		targets = append(targets, ts-1, ts, ts+1)
+	}
+	targets = append(targets, testEpochMillis-1, testEpochMillis+1_000_001)
+	for _, target := range targets {
+		wantOff, wantTs := firstAtOrAfter(target)
+		off, ts := listOffsetAt(t, cl, topic, target)
+		if off != wantOff || ts != wantTs {
+			t.Errorf("%s, %s at %+d ms: offset %d timestamp %+d, want %d %+d", where, topic, target-testEpochMillis, off, ts-testEpochMillis, wantOff, wantTs-testEpochMillis)
+		}
+	}
+	// KIP-734: the first record with the largest timestamp.
+	if off, ts := listOffsetAt(t, cl, topic, -3); off != 1234 || ts != testEpochMillis+1_000_000 {
+		t.Errorf("%s, %s max timestamp: offset %d timestamp %+d, want 1234 +1000000", where, topic, off, ts-testEpochMillis)
+	}
+}
+
+// ListOffsets by timestamp answers the exact record, as Kafka does, from
+// the log cache and from objects (the block loaded for the lookup), with
+// plain and compressed batches.
+func TestListOffsetsByTimestampExact(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.UploadBytes = 64 << 10 // many objects, many blocks
+	n := startNode(t, cfg)
+	topics := map[string]kgo.CompressionCodec{"times-plain": kgo.NoCompression(), "times-zstd": kgo.ZstdCompression(), "times-snappy": kgo.SnappyCompression()}
+	for topic, codec := range topics {
+		cl := newClient(t, n, kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(20*time.Millisecond))
+		createTopic(t, cl, topic, 1, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		for i := 0; i < timesRecords; i++ {
+			cl.Produce(ctx, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("record %d of %s", i, topic)), Timestamp: time.UnixMilli(timesRecordTs(i))}, nil)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		checkTimes(t, cl, topic, "from the log cache")
+	}
+	stopNode(t, n)
+
+	cfg.LogCacheBytes = 1
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	for topic := range topics {
+		checkTimes(t, cl, topic, "from objects")
+	}
+	if n.Broker().ColdReads() == 0 {
+		t.Fatal("no lookup read an object block")
+	}
+}
