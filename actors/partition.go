@@ -234,6 +234,10 @@ func (p *partition) produce(m *produceMsg) {
 	base := l.nextOffset
 	last := base + int64(h.LastOffsetDelta)
 	now := time.Now()
+	// The cache keeps its own copy: the request's frame holds other
+	// partitions' batches too, and a copy next to this partition's previous
+	// batch is served without another copy (see batchArena).
+	batch = l.arena.copy(batch, now.UnixNano())
 	wire.SetBaseOffset(batch, base)
 	wire.SetPartitionLeaderEpoch(batch, 0)
 	h.BaseOffset = base

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"sort"
+	"time"
 
 	"github.com/floe-io/floe/persistence/meta"
 	"github.com/floe-io/floe/wire"
@@ -60,6 +61,7 @@ type partitionLog struct {
 	uploadedEnd    int64 // everything below is in objects
 
 	objects []objectRange // ascending by first
+	arena   batchArena    // where produced batches are cached
 
 	snapshot      []meta.ProducerState // producer state at the last upload, from meta
 	producerCount int64                // producers tracked, as counted in Broker.producerStates
@@ -127,4 +129,47 @@ func (l *partitionLog) findCached(offset int64) int {
 		return -1
 	}
 	return i
+}
+
+// Chunk sizes of a partition's batch arena.
+const (
+	arenaMinChunk = 8 << 10
+	arenaMaxChunk = 512 << 10
+)
+
+// batchArena holds a partition's produced batches in chunks, so that
+// batches produced one after another lie back to back in memory. A tail
+// fetch then takes a run of them as one writev part, neither copied into the
+// response nor given an iovec each: batches from a producer that does not
+// linger are a few KiB, and a megabyte of them was a thousand copies (see
+// wire.FetchCopyBelow). A chunk lives as long as any of its batches is
+// cached or being written, so the chunk size follows the partition's rate:
+// it doubles while chunks fill within a second and halves when they do
+// not, keeping an idle partition's spare room to a few KiB.
+type batchArena struct {
+	chunk   []byte // the current chunk; len is what is used
+	size    int    // the current chunk's size
+	started int64  // unix nanos when the current chunk was made
+}
+
+// copy places b in the arena and returns the copy, whose capacity runs on
+// to the end of its chunk (so that wire's fetch encoder sees that the next
+// batch follows it). Nothing appends to a batch: it is only rewritten in
+// place.
+func (a *batchArena) copy(b []byte, now int64) []byte {
+	if cap(a.chunk)-len(a.chunk) < len(b) {
+		switch {
+		case a.size == 0:
+			a.size = arenaMinChunk
+		case now-a.started < int64(time.Second):
+			a.size = min(2*a.size, arenaMaxChunk)
+		default:
+			a.size = max(a.size/2, arenaMinChunk)
+		}
+		a.chunk = make([]byte, 0, max(a.size, len(b)))
+		a.started = now
+	}
+	start := len(a.chunk)
+	a.chunk = append(a.chunk, b...)
+	return a.chunk[start:]
 }
