@@ -20,6 +20,10 @@ import (
 // kernel walks each, and writev takes at most 1024) costs more than the copy.
 const FetchCopyBelow = 4 << 10
 
+// fetchChunkBytes is the size of the buffers that copied record slices go
+// into once the first has grown to half of it.
+const fetchChunkBytes = 256 << 10
+
 // FetchFrame is an encoded Fetch response frame: Parts, written in order, are
 // the frame; Size is their total length, 4-byte size prefix included.
 type FetchFrame struct {
@@ -165,6 +169,13 @@ func (e *fetchEncoder) placeRun() {
 	switch {
 	case len(run) == 0:
 	case len(run) < FetchCopyBelow:
+		if len(e.buf)+len(run) > cap(e.buf) && len(e.buf) >= fetchChunkBytes/2 {
+			// Full: go on in a new chunk rather than let append move
+			// everything encoded so far (megabytes of small batches
+			// would be copied again at each doubling).
+			e.cut()
+			e.buf, e.start = make([]byte, 0, fetchChunkBytes), 0
+		}
 		e.buf = append(e.buf, run...)
 	default:
 		e.cut()

@@ -12,7 +12,8 @@ import (
 
 // randomFetch builds a response with random topics, partitions, codes and
 // record slices (empty, small enough to be copied, large enough to be
-// referenced), and returns it with its records per partition.
+// referenced, and now and then hundreds of small ones), and returns it with
+// its records per partition.
 func randomFetch(rng *rand.Rand, version int16) (*kmsg.FetchResponse, [][][][]byte) {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = version
@@ -32,9 +33,17 @@ func randomFetch(rng *rand.Rand, version int16) (*kmsg.FetchResponse, [][][][]by
 			p.LastStableOffset = rng.Int64()
 			p.LogStartOffset = rng.Int64N(100) - 1
 			var parts [][]byte
-			for range rng.IntN(6) {
+			count, many := rng.IntN(6), rng.IntN(8) == 0
+			if many {
+				// Enough small slices to fill more than one copy chunk.
+				count = 100 + rng.IntN(200)
+			}
+			for range count {
 				size := rng.IntN(2 * FetchCopyBelow)
-				if rng.IntN(4) == 0 {
+				switch {
+				case many:
+					size = rng.IntN(FetchCopyBelow)
+				case rng.IntN(4) == 0:
 					size = FetchCopyBelow + rng.IntN(200<<10)
 				}
 				b := make([]byte, size)
@@ -130,6 +139,22 @@ func BenchmarkFetchFrame(b *testing.B) {
 		b.SetBytes(4 << 20)
 		for b.Loop() {
 			if _, err := AppendFetchFrame(1, resp, func(_, pi int) [][]byte { return records[pi] }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// A tail fetch of batches from a producer that does not linger, each
+	// a few KiB and apart in memory: every one is copied.
+	small := make([][][]byte, 4)
+	for pi := range small {
+		for range 512 {
+			small[pi] = append(small[pi], make([]byte, 2<<10))
+		}
+	}
+	b.Run("small", func(b *testing.B) {
+		b.SetBytes(4 << 20)
+		for b.Loop() {
+			if _, err := AppendFetchFrame(1, resp, func(_, pi int) [][]byte { return small[pi] }); err != nil {
 				b.Fatal(err)
 			}
 		}
