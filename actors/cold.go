@@ -25,6 +25,10 @@ type coldLoadMsg struct {
 // coldLoadedMsg tells a partition that blocks it asked for are cached.
 type coldLoadedMsg struct{}
 
+// coldLoadFailedMsg tells a partition that a load of its blocks failed; the
+// blocks are neither cached nor loading any more.
+type coldLoadFailedMsg struct{}
+
 // coldLoadTimeout bounds one object read, so a stalled store cannot hold a
 // loader (and its slot of store concurrency) for ever.
 const coldLoadTimeout = 30 * time.Second
@@ -70,7 +74,9 @@ func (c *coldLoader) Receive(ctx actor.Context) {
 	if failed {
 		// Leave the fetches parked: they end at their max wait, and the
 		// next round tries again. Waking them now would spin on a store
-		// that is down.
+		// that is down. A timestamp lookup has no max wait: it is answered
+		// with a retriable error.
+		c.b.send(m.partition, coldLoadFailedMsg{})
 		return
 	}
 	c.b.send(m.partition, coldLoadedMsg{})

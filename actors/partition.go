@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/floe-io/floe/persistence/blockcache"
 	"github.com/floe-io/floe/persistence/wal"
 	"github.com/floe-io/floe/wire"
 )
@@ -48,6 +49,7 @@ type (
 		// Set by the partition: the time looked up, the object blocks
 		// loaded for it so far, and whether it has been answered.
 		target     int64
+		block      blockcache.Key // the block it waits for
 		loads      int
 		timerArmed bool
 		answered   bool
@@ -101,6 +103,8 @@ func (p *partition) Receive(ctx actor.Context) {
 	case coldLoadedMsg:
 		p.wakeParked()
 		p.retryLookups()
+	case coldLoadFailedMsg:
+		p.failLookups()
 	case lookupTimeoutMsg:
 		p.lookupTimedOut(m.m)
 	case produceTimeoutMsg:

@@ -12,9 +12,9 @@ import (
 )
 
 // lookupTimeout bounds how long a timestamp lookup waits for object blocks
-// before it answers KAFKA_STORAGE_ERROR (retriable): a load that fails
-// sends no word back, and a store that is down must not hold the request
-// for ever.
+// before it answers KAFKA_STORAGE_ERROR (retriable). A failed load says so
+// at once (coldLoadFailedMsg); this is for a load that never ends, such as
+// one queued behind loaders stuck in a store that hangs.
 const lookupTimeout = coldLoadTimeout + 5*time.Second
 
 // maxLookupLoads bounds the blocks loaded for one lookup that were evicted
@@ -104,6 +104,7 @@ func (p *partition) awaitBlock(m *listOffsetMsg, i int) {
 		m.loads++
 		p.loadBlocks(i, i+1, 1)
 	}
+	m.block = blockKey(l.objects[i])
 	l.lookups = append(l.lookups, m)
 	if !m.timerArmed {
 		m.timerArmed = true
@@ -117,6 +118,22 @@ func (p *partition) retryLookups() {
 	waiting := p.log.lookups
 	p.log.lookups = nil
 	for _, m := range waiting {
+		p.lookupTime(m)
+	}
+}
+
+// failLookups answers the lookups whose block's load failed (it is neither
+// cached nor loading any more) with KAFKA_STORAGE_ERROR, which clients
+// retry, and runs the others again: a load that failed in part filled the
+// cache with the rest.
+func (p *partition) failLookups() {
+	waiting := p.log.lookups
+	p.log.lookups = nil
+	for _, m := range waiting {
+		if !p.b.blocks.Contains(m.block) {
+			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
+			continue
+		}
 		p.lookupTime(m)
 	}
 }

@@ -3,12 +3,15 @@ package supervision
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/floe-io/floe/persistence/objstore"
 )
 
 // timesRecordTs is record i's timestamp: 10 ms apart, every seventh a
@@ -41,7 +44,16 @@ func firstAtOrAfter(target int64) (offset, timestamp int64) {
 // the version that knows max timestamp.
 func listOffsetAt(t *testing.T, cl *kgo.Client, topic string, timestamp int64) (offset, ts int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	offset, ts, code := listOffsetCode(t, cl, topic, timestamp, time.Minute)
+	if err := kerr.ErrorForCode(code); err != nil {
+		t.Fatalf("list offset %d of %s: %v", timestamp, topic, err)
+	}
+	return offset, ts
+}
+
+func listOffsetCode(t *testing.T, cl *kgo.Client, topic string, timestamp int64, timeout time.Duration) (offset, ts int64, code int16) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.Version = 8
@@ -56,10 +68,7 @@ func listOffsetAt(t *testing.T, cl *kgo.Client, topic string, timestamp int64) (
 		t.Fatal(err)
 	}
 	p := resp.Topics[0].Partitions[0]
-	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-		t.Fatalf("list offset %d of %s: %v", timestamp, topic, err)
-	}
-	return p.Offset, p.Timestamp
+	return p.Offset, p.Timestamp, p.ErrorCode
 }
 
 // checkTimes asks for every interesting time and the largest one.
@@ -116,5 +125,51 @@ func TestListOffsetsByTimestampExact(t *testing.T) {
 	}
 	if n.Broker().ColdReads() == 0 {
 		t.Fatal("no lookup read an object block")
+	}
+}
+
+// A lookup whose block cannot be read answers KAFKA_STORAGE_ERROR as soon
+// as the load fails (clients retry it), and the exact record once the store
+// is back.
+func TestListOffsetsByTimestampStoreDown(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.UploadBytes = 64 << 10
+	n := startNode(t, cfg)
+	cl := newClient(t, n)
+	createTopic(t, cl, "times-down", 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 0; i < timesRecords; i++ {
+		cl.Produce(ctx, &kgo.Record{Topic: "times-down", Value: []byte("v"), Timestamp: time.UnixMilli(timesRecordTs(i))}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopNode(t, n)
+
+	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := objstore.NewFaultStore(local)
+	faults.Scope(objstore.OpGet)
+	cfg.Store = faults
+	cfg.LogCacheBytes = 1
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	cl = newClient(t, n)
+	faults.Fail(errInjectedOutage)
+	target := timesRecordTs(700)
+	// Well inside the 35 s after which a lookup gives up on a load that
+	// never ends: the failed load itself answers it.
+	if _, _, code := listOffsetCode(t, cl, "times-down", target, 15*time.Second); code != kerr.KafkaStorageError.Code {
+		t.Fatalf("with the store down: %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(code))
+	}
+	if faults.Calls(objstore.OpGet) == 0 {
+		t.Fatal("the lookup did not try the store")
+	}
+	faults.Recover()
+	if off, ts := listOffsetAt(t, cl, "times-down", target); off != 700 || ts != target {
+		t.Fatalf("after recovery: offset %d timestamp %d, want 700 %d", off, ts, target)
 	}
 }
