@@ -71,9 +71,6 @@ func (p *partition) readCache(part *fetchPart, off int64) {
 
 // listOffset answers ListOffsets for a timestamp or a special value; see
 // lookupTime for a timestamp.
-// Timestamps are known per object block and per batch, so the answer is the
-// first offset of the first block or batch whose max timestamp reaches the
-// target: never after the wanted record, possibly a few records before it.
 func (p *partition) listOffset(m *listOffsetMsg) {
 	l := p.log
 	// Special timestamps: latest, earliest, max timestamp (KIP-734),

@@ -43,7 +43,7 @@ func (p *partition) lookupTime(m *listOffsetMsg) {
 			p.awaitBlock(m, i)
 			return
 		}
-		off, ts, found, err := recordAtTimeInBlock(block, l.logStartOffset, m.target)
+		off, ts, found, err := p.recordAtTimeInBlock(block, l.logStartOffset, m.target)
 		if err != nil {
 			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
 			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
@@ -58,13 +58,7 @@ func (p *partition) lookupTime(m *listOffsetMsg) {
 		if c.base >= l.highWatermark {
 			break
 		}
-		off, ts, found, err := wire.RecordAtTime(c.data, c.header, l.logStartOffset, m.target)
-		if err != nil {
-			p.b.log.Error("corrupt cached batch", "topic", p.ref.topic, "partition", p.ref.index, "offset", c.base, "err", err)
-			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
-			return
-		}
-		if found {
+		if off, ts, found := p.recordAtTime(c.data, c.header, l.logStartOffset, m.target); found {
 			p.answerLookup(m, 0, off, ts)
 			return
 		}
@@ -72,8 +66,24 @@ func (p *partition) lookupTime(m *listOffsetMsg) {
 	p.answerLookup(m, 0, -1, -1)
 }
 
-// recordAtTimeInBlock looks through the batches of an object block.
-func recordAtTimeInBlock(block []byte, from, target int64) (offset, timestamp int64, found bool, err error) {
+// recordAtTime is wire.RecordAtTime for a batch the broker holds. A batch
+// whose records cannot be read is a producer's malformed compressed batch
+// (produce checks the CRC over compressed records but does not decompress
+// them), not damage: its first offset stands in, never after the record
+// wanted, as a batch-level index would answer.
+func (p *partition) recordAtTime(batch []byte, h wire.BatchHeader, from, target int64) (offset, timestamp int64, found bool) {
+	offset, timestamp, found, err := wire.RecordAtTime(batch, h, from, target)
+	if err != nil {
+		p.b.log.Warn("timestamp lookup cannot read a batch's records; answering its first offset",
+			"topic", p.ref.topic, "partition", p.ref.index, "offset", h.BaseOffset, "err", err)
+		return max(h.BaseOffset, from), h.MaxTimestamp, true
+	}
+	return offset, timestamp, found
+}
+
+// recordAtTimeInBlock looks through the batches of an object block; an
+// error is a block whose framing is damaged.
+func (p *partition) recordAtTimeInBlock(block []byte, from, target int64) (offset, timestamp int64, found bool, err error) {
 	for pos := 0; pos < len(block); {
 		size, err := objformat.BatchSizeAt(block, pos)
 		if err != nil {
@@ -84,8 +94,8 @@ func recordAtTimeInBlock(block []byte, from, target int64) (offset, timestamp in
 		if err != nil {
 			return -1, -1, false, err
 		}
-		if offset, timestamp, found, err = wire.RecordAtTime(data, h, from, target); err != nil || found {
-			return offset, timestamp, found, err
+		if offset, timestamp, found = p.recordAtTime(data, h, from, target); found {
+			return offset, timestamp, true, nil
 		}
 		pos += size
 	}

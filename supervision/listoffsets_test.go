@@ -2,7 +2,9 @@ package supervision
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
 	"testing"
 	"time"
@@ -171,5 +173,56 @@ func TestListOffsetsByTimestampStoreDown(t *testing.T) {
 	faults.Recover()
 	if off, ts := listOffsetAt(t, cl, "times-down", target); off != 700 || ts != target {
 		t.Fatalf("after recovery: offset %d timestamp %d, want 700 %d", off, ts, target)
+	}
+}
+
+// A compressed batch whose records cannot be read (produce checks its CRC,
+// not its contents) does not make lookups fail: its first offset stands in
+// for the record, never after it.
+func TestListOffsetsMalformedCompressedBatch(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	const topic = "times-garbage"
+	createTopic(t, cl, topic, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	produceAt := func(ms int64) {
+		t.Helper()
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("v"), Timestamp: time.UnixMilli(testEpochMillis + ms)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produceAt(0)
+	produceAt(10)
+	produceAt(20)
+	garbage := kmsg.RecordBatch{
+		Length:               int32(49 + len("not gzip at all")),
+		PartitionLeaderEpoch: -1,
+		Magic:                2,
+		Attributes:           1, // gzip
+		LastOffsetDelta:      1,
+		FirstTimestamp:       testEpochMillis + 30,
+		MaxTimestamp:         testEpochMillis + 40,
+		ProducerID:           -1,
+		ProducerEpoch:        -1,
+		FirstSequence:        -1,
+		NumRecords:           2,
+		Records:              []byte("not gzip at all"),
+	}
+	raw := garbage.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	if p := rawProduce(t, n, topic, raw); p.ErrorCode != 0 || p.BaseOffset != 3 {
+		t.Fatalf("produce of the malformed batch: %v at %d", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+	}
+	produceAt(50)
+	for _, tc := range []struct{ target, off, ts int64 }{
+		{10, 1, 10},
+		{35, 3, 40}, // in the malformed batch: its first offset, its max time
+		{45, 5, 50},
+	} {
+		if off, ts := listOffsetAt(t, cl, topic, testEpochMillis+tc.target); off != tc.off || ts != testEpochMillis+tc.ts {
+			t.Errorf("at %+d ms: offset %d timestamp %+d, want %d %+d", tc.target, off, ts-testEpochMillis, tc.off, tc.ts)
+		}
 	}
 }
