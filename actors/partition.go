@@ -225,12 +225,19 @@ func (p *partition) produce(m *produceMsg) {
 		return
 	}
 	if check.duplicate {
-		// A retry of a batch already written: answer with its offsets once
-		// it is durable.
+		// A retry of a batch already written: answer with its offsets (and
+		// on a LogAppendTime topic its append time, while it is cached)
+		// once it is durable.
+		appendTime := int64(-1)
+		if i := l.findCached(check.dup.baseOffset); m.config.logAppendTime && i >= 0 {
+			if c := l.live()[i]; c.base == check.dup.baseOffset && c.header.TimestampType() == 1 {
+				appendTime = c.header.MaxTimestamp
+			}
+		}
 		if check.dup.lastOffset < l.highWatermark {
-			m.pr.done(m.slot, 0, check.dup.baseOffset, l.logStartOffset)
+			m.pr.durable(m.slot, check.dup.baseOffset, l.logStartOffset, appendTime)
 		} else {
-			p.addWaiter(m.pr, m.slot, check.dup.baseOffset, check.dup.lastOffset, 0, -1)
+			p.addWaiter(m.pr, m.slot, check.dup.baseOffset, check.dup.lastOffset, 0, appendTime)
 		}
 		return
 	}

@@ -2,11 +2,14 @@ package supervision
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/crc32"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // A topic with message.timestamp.type=LogAppendTime stamps each batch with
@@ -75,5 +78,38 @@ func TestLogAppendTime(t *testing.T) {
 	check(n)
 	if n.Broker().ColdReads() == 0 {
 		t.Fatal("no read came from objects after the restart")
+	}
+}
+
+// A retried idempotent batch on a LogAppendTime topic is answered with the
+// first write's offset and append time, not with a new time or -1.
+func TestLogAppendTimeDuplicate(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	createTopic(t, cl, "stamped-retry", 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	init, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl)
+	if err != nil || init.ErrorCode != 0 {
+		t.Fatalf("init producer id: %v %v", err, init)
+	}
+	batch := testBatch([]byte("once"), []byte("twice"))
+	binary.BigEndian.PutUint64(batch[43:], uint64(init.ProducerID))
+	binary.BigEndian.PutUint16(batch[51:], uint16(init.ProducerEpoch))
+	binary.BigEndian.PutUint32(batch[53:], 0) // first sequence
+	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+	first := rawProduce(t, n, "stamped-retry", batch)
+	time.Sleep(5 * time.Millisecond) // a new stamp would differ
+	retry := rawProduce(t, n, "stamped-retry", batch)
+	if first.ErrorCode != 0 || first.LogAppendTime <= 0 {
+		t.Fatalf("first write: %+v", first)
+	}
+	if retry.ErrorCode != 0 || retry.BaseOffset != first.BaseOffset || retry.LogAppendTime != first.LogAppendTime {
+		t.Fatalf("retry answered offset %d time %d (code %d), first write offset %d time %d", retry.BaseOffset, retry.LogAppendTime, retry.ErrorCode, first.BaseOffset, first.LogAppendTime)
+	}
+	end, err := kadm.NewClient(cl).ListEndOffsets(ctx, "stamped-retry")
+	if o, _ := end.Lookup("stamped-retry", 0); err != nil || o.Offset != 2 {
+		t.Fatalf("end offset %d (%v), want 2: the retry was written again", o.Offset, err)
 	}
 }
