@@ -47,7 +47,14 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 		m.fr.partDone(m.round)
 		return
 	}
-	defer func(before int) { p.b.coldBudgetCharge(part.bytes - before) }(part.bytes)
+	// done charges the budget with what this partition took, then answers.
+	// Nothing may touch part after partDone: the round may end, and the
+	// fetch start its next one, at once.
+	before := part.bytes
+	done := func() {
+		p.b.coldBudgetCharge(part.bytes - before)
+		m.fr.partDone(m.round)
+	}
 	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > off })
 	for ; i < len(l.objects); i++ {
 		rng := l.objects[i]
@@ -55,7 +62,7 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 		if !ok {
 			p.b.metrics.cacheMisses.Inc()
 			p.readahead(i, m, part.bytes == 0)
-			m.fr.partDone(m.round)
+			done()
 			return
 		}
 		p.b.metrics.blockHits.Inc()
@@ -63,12 +70,12 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 		if err != nil {
 			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
 			part.code = kerr.KafkaStorageError.Code
-			m.fr.partDone(m.round)
+			done()
 			return
 		}
 		if full {
 			p.prefetchAfter(i)
-			m.fr.partDone(m.round)
+			done()
 			return
 		}
 		// Read past this block: a catch-up reader will not need it again.
@@ -76,11 +83,11 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 		off = max(off, rng.end)
 		if off >= l.cacheStart() {
 			p.readCache(part, off)
-			m.fr.partDone(m.round)
+			done()
 			return
 		}
 	}
-	m.fr.partDone(m.round)
+	done()
 }
 
 // coldCursor remembers where the last cold read of a partition stopped in a
