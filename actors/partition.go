@@ -46,13 +46,13 @@ type (
 		lr        *listOffsetsRequest
 		slot      int
 		timestamp int64 // as asked: a time, or a special value
-		// Set by the partition: the time looked up, the object blocks
-		// loaded for it so far, and whether it has been answered.
+		// Set by the partition: the time looked up, the block it waits
+		// for, the blocks loaded for it so far, and whether its timeout is
+		// set. It waits while it is in partitionLog.lookups.
 		target     int64
-		block      blockcache.Key // the block it waits for
+		block      blockcache.Key
 		loads      int
 		timerArmed bool
-		answered   bool
 	}
 	// lookupTimeoutMsg: a lookup waiting for an object block waited too long.
 	lookupTimeoutMsg struct{ m *listOffsetMsg }
@@ -102,9 +102,9 @@ func (p *partition) Receive(ctx actor.Context) {
 		p.compacted(m)
 	case coldLoadedMsg:
 		p.wakeParked()
-		p.retryLookups()
+		p.retryLookups(false)
 	case coldLoadFailedMsg:
-		p.failLookups()
+		p.retryLookups(true)
 	case lookupTimeoutMsg:
 		p.lookupTimedOut(m.m)
 	case produceTimeoutMsg:
@@ -129,7 +129,7 @@ func (p *partition) start() {
 		l.waiters = nil
 		p.wakeParked()
 		for _, m := range l.lookups {
-			p.answerLookup(m, kerr.NotLeaderForPartition.Code, -1, -1)
+			m.lr.done(m.slot, kerr.NotLeaderForPartition.Code, -1, -1)
 		}
 		l.lookups = nil
 	}

@@ -46,11 +46,11 @@ func (p *partition) lookupTime(m *listOffsetMsg) {
 		off, ts, found, err := p.recordAtTimeInBlock(block, l.logStartOffset, m.target)
 		if err != nil {
 			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
-			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
+			m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
 			return
 		}
 		if found {
-			p.answerLookup(m, 0, off, ts)
+			m.lr.done(m.slot, 0, off, ts)
 			return
 		}
 	}
@@ -59,11 +59,11 @@ func (p *partition) lookupTime(m *listOffsetMsg) {
 			break
 		}
 		if off, ts, found := p.recordAtTime(c.data, c.header, l.logStartOffset, m.target); found {
-			p.answerLookup(m, 0, off, ts)
+			m.lr.done(m.slot, 0, off, ts)
 			return
 		}
 	}
-	p.answerLookup(m, 0, -1, -1)
+	m.lr.done(m.slot, 0, -1, -1)
 }
 
 // recordAtTime is wire.RecordAtTime for a batch the broker holds. A batch
@@ -108,7 +108,7 @@ func (p *partition) awaitBlock(m *listOffsetMsg, i int) {
 	l := p.log
 	if !p.b.blocks.Contains(blockKey(l.objects[i])) {
 		if m.loads >= maxLookupLoads {
-			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
+			m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
 			return
 		}
 		m.loads++
@@ -123,46 +123,31 @@ func (p *partition) awaitBlock(m *listOffsetMsg, i int) {
 	}
 }
 
-// retryLookups runs the waiting lookups again: a load has completed.
-func (p *partition) retryLookups() {
+// retryLookups runs the waiting lookups again when a load has ended. After
+// a failed one (loadFailed), a lookup whose block is neither cached nor
+// loading any more is answered KAFKA_STORAGE_ERROR, which clients retry,
+// rather than loaded again; the others run again (a load that failed in
+// part filled the cache with the rest).
+func (p *partition) retryLookups(loadFailed bool) {
 	waiting := p.log.lookups
 	p.log.lookups = nil
 	for _, m := range waiting {
-		p.lookupTime(m)
-	}
-}
-
-// failLookups answers the lookups whose block's load failed (it is neither
-// cached nor loading any more) with KAFKA_STORAGE_ERROR, which clients
-// retry, and runs the others again: a load that failed in part filled the
-// cache with the rest.
-func (p *partition) failLookups() {
-	waiting := p.log.lookups
-	p.log.lookups = nil
-	for _, m := range waiting {
-		if !p.b.blocks.Contains(m.block) {
-			p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
+		if loadFailed && !p.b.blocks.Contains(m.block) {
+			m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
 			continue
 		}
 		p.lookupTime(m)
 	}
 }
 
+// lookupTimedOut answers m if it is still waiting: a lookup is answered
+// exactly when it leaves l.lookups, so membership says whether it waits.
 func (p *partition) lookupTimedOut(m *listOffsetMsg) {
-	if m.answered {
-		return
-	}
 	l := p.log
-	if i := slices.Index(l.lookups, m); i >= 0 {
-		l.lookups = slices.Delete(l.lookups, i, i+1)
-	}
-	p.answerLookup(m, kerr.KafkaStorageError.Code, -1, -1)
-}
-
-func (p *partition) answerLookup(m *listOffsetMsg, code int16, offset, timestamp int64) {
-	if m.answered {
+	i := slices.Index(l.lookups, m)
+	if i < 0 {
 		return
 	}
-	m.answered = true
-	m.lr.done(m.slot, code, offset, timestamp)
+	l.lookups = slices.Delete(l.lookups, i, i+1)
+	m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
 }
