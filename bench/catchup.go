@@ -77,11 +77,11 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 			}
 			defer stopProcess()
 		} else {
-			cons, err = startConsumers(cfg, starts, 0, cfg.ReadRate, func(fs kgo.Fetches, now time.Time) {
+			cons, err = startConsumers(cfg, starts, 0, cfg.ReadRate, func(fs kgo.Fetches, records, bytes int, now time.Time) {
 				// Count first, then tell the tracker: the fetch that drains the
 				// backlog must land in the catch-up phase, not in the drain
 				// phase its own detection starts.
-				consRec.count(fetchSize(fs))
+				consRec.count(records, bytes)
 				fs.EachPartition(func(fp kgo.FetchTopicPartition) { tracker.saw(fp, now) })
 			})
 			if err != nil {

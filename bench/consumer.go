@@ -11,8 +11,8 @@ import (
 )
 
 // consumerGroup is a set of kgo consumer clients, each polling in its own
-// goroutine and handing every fetch to onFetch (called from that
-// goroutine only).
+// goroutine and handing every fetch, with its record and byte count, to
+// onFetch (called from that goroutine only).
 type consumerGroup struct {
 	clients []*kgo.Client
 	ctx     context.Context
@@ -25,7 +25,7 @@ type consumerGroup struct {
 // bytesPerSecond > 0 the clients together read no faster than that: each
 // polls again only when its share of the rate has paid for what it has
 // read (kgo fetches ahead by one response, so the broker is paced too).
-func startConsumers(cfg *Config, from map[int32]int64, perClient int, bytesPerSecond float64, onFetch func(kgo.Fetches, time.Time)) (*consumerGroup, error) {
+func startConsumers(cfg *Config, from map[int32]int64, perClient int, bytesPerSecond float64, onFetch func(fs kgo.Fetches, records, bytes int, now time.Time)) (*consumerGroup, error) {
 	parts := make([]int32, 0, len(from))
 	for p := range from {
 		parts = append(parts, p)
@@ -59,13 +59,13 @@ func startConsumers(cfg *Config, from map[int32]int64, perClient int, bytesPerSe
 				if g.ctx.Err() != nil {
 					return
 				}
-				onFetch(fetches, time.Now())
+				records, bytes := fetchSize(fetches)
+				onFetch(fetches, records, bytes, time.Now())
 				if pacer == nil {
 					continue
 				}
-				_, bytes := fetchSize(fetches)
 				read += int64(bytes)
-				if pacer.clock.SleepUntil(g.ctx, pacer.Due(read)) != nil {
+				if pacer.WaitFor(g.ctx, pacer.Due(read)) != nil {
 					return
 				}
 			}

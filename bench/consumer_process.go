@@ -86,8 +86,7 @@ func RunCatchupConsumer(ctx context.Context, cfg *Config, from, ends map[int32]i
 	}()
 	tracker := newDrainTracker(from, ends)
 	out := bufio.NewWriter(w)
-	group, err := startConsumers(cfg, from, 0, cfg.ReadRate, func(fs kgo.Fetches, now time.Time) {
-		records, bytes := fetchSize(fs)
+	group, err := startConsumers(cfg, from, 0, cfg.ReadRate, func(fs kgo.Fetches, records, bytes int, now time.Time) {
 		fmt.Fprintf(out, "R %d %d\n", records, bytes)
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) { tracker.saw(fp, now) })
 		_ = out.Flush()

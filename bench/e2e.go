@@ -23,7 +23,7 @@ func (r *run) e2e(ctx context.Context) (Result, error) {
 	p := newPhases(r.start, measuredPhases(cfg.Warmup, "measure")...)
 	prodRec := r.newRecorder(p, "producer")
 	consRec := r.newRecorder(p, "consumer")
-	cons, err := startConsumers(cfg, ends, cfg.PartitionsPerConsumer, 0, func(fs kgo.Fetches, now time.Time) {
+	cons, err := startConsumers(cfg, ends, cfg.PartitionsPerConsumer, 0, func(fs kgo.Fetches, _, _ int, now time.Time) {
 		fs.EachError(func(string, int32, error) { consRec.fail() })
 		fs.EachRecord(func(rec *kgo.Record) {
 			if sent, ok := stampedAt(rec.Value); ok {

@@ -65,10 +65,16 @@ func (p *Pacer) Due(n int64) time.Time {
 func (p *Pacer) Next(ctx context.Context) (time.Time, error) {
 	due := p.Due(p.next)
 	p.next++
+	return due, p.WaitFor(ctx, due)
+}
+
+// WaitFor waits until due (at once when it has passed) or until ctx ends.
+// A pacer of bytes rather than sends waits for Due(bytes so far).
+func (p *Pacer) WaitFor(ctx context.Context, due time.Time) error {
 	if p.clock.Now().Before(due) {
 		if err := p.clock.SleepUntil(ctx, due); err != nil {
-			return due, err
+			return err
 		}
 	}
-	return due, ctx.Err()
+	return ctx.Err()
 }
