@@ -100,7 +100,17 @@ func TestAppendFetchFrameMatchesKmsg(t *testing.T) {
 						if len(b) >= FetchCopyBelow && !referenced[&b[0]] {
 							t.Fatalf("v%d: a %d-byte record slice was copied, not referenced", version, len(b))
 						}
+						if len(b) > 0 {
+							delete(referenced, &b[0])
+						}
 					}
+				}
+			}
+			// What is left is the frame's own buffers: copies go on in new
+			// chunks rather than one buffer growing with the frame.
+			for _, p := range frame.Parts {
+				if len(p) > 0 && referenced[&p[0]] && len(p) > fetchChunkBytes+FetchCopyBelow {
+					t.Fatalf("v%d: an own buffer of %d bytes", version, len(p))
 				}
 			}
 		}

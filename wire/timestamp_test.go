@@ -2,8 +2,10 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/snappy/xerial"
@@ -40,22 +42,10 @@ func timeBatch(t testing.TB, baseOffset, firstTimestamp int64, deltas []int64, c
 			records = xerial.Encode(nil, raw)
 		}
 	}
-	rb := kmsg.RecordBatch{
-		FirstOffset:          baseOffset,
-		Length:               int32(minBatchLength + len(records)),
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		Attributes:           int16(codec),
-		LastOffsetDelta:      int32(len(deltas) - 1),
-		FirstTimestamp:       firstTimestamp,
-		MaxTimestamp:         maxTs,
-		ProducerID:           -1,
-		ProducerEpoch:        -1,
-		FirstSequence:        -1,
-		NumRecords:           int32(len(deltas)),
-		Records:              records,
-	}
-	b := rb.AppendTo(nil)
+	b := buildBatchRaw(int16(codec), int32(len(deltas)), int32(len(deltas)-1), records)
+	binary.BigEndian.PutUint64(b[offsetBaseOffset:], uint64(baseOffset))
+	binary.BigEndian.PutUint64(b[offsetFirstTimestamp:], uint64(firstTimestamp))
+	binary.BigEndian.PutUint64(b[offsetMaxTimestamp:], uint64(maxTs))
 	fixCRC(b)
 	return b
 }
@@ -147,15 +137,24 @@ func TestRecordAtTimeDamaged(t *testing.T) {
 			t.Fatalf("codec %d: no cut was an error", codec)
 		}
 	}
-	// A raw snappy block whose length varint says 1 GiB.
+	// A raw snappy block whose length varint says 1 GiB: refused, and
+	// before the decoder allocates the gigabyte (which would also end in
+	// an error, so the error alone shows nothing).
 	bomb := []byte{0x80, 0x80, 0x80, 0x80, 0x04, 0}
 	batch := buildBatchRaw(2, 1, 0, bomb)
 	h, err := ParseBatchHeader(batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := RecordAtTime(batch, h, 0, 0); !errors.Is(err, ErrCorruptBatch) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, _, err = RecordAtTime(batch, h, 0, 0)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrCorruptBatch) {
 		t.Fatalf("snappy bomb: %v", err)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 64<<20 {
+		t.Fatalf("snappy bomb: %d bytes allocated", allocated)
 	}
 }
 
