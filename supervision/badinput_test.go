@@ -198,8 +198,13 @@ func testBatch(values ...[]byte) []byte {
 		Records:              records,
 	}
 	out := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], crc32.MakeTable(crc32.Castagnoli)))
+	fixBatchCRC(out)
 	return out
+}
+
+// fixBatchCRC recomputes a record batch's CRC after a test changed it.
+func fixBatchCRC(b []byte) {
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
 }
 
 // legacyMessageV1 is a message set of one magic-1 message (Kafka 0.10).

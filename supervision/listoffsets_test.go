@@ -2,9 +2,7 @@ package supervision
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"path/filepath"
 	"testing"
 	"time"
@@ -211,7 +209,7 @@ func TestListOffsetsMalformedCompressedBatch(t *testing.T) {
 		Records:              []byte("not gzip at all"),
 	}
 	raw := garbage.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	fixBatchCRC(raw)
 	if p := rawProduce(t, n, topic, raw); p.ErrorCode != 0 || p.BaseOffset != 3 {
 		t.Fatalf("produce of the malformed batch: %v at %d", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
 	}

@@ -3,7 +3,6 @@ package supervision
 import (
 	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"testing"
 	"time"
 
@@ -98,7 +97,7 @@ func TestLogAppendTimeDuplicate(t *testing.T) {
 	binary.BigEndian.PutUint64(batch[43:], uint64(init.ProducerID))
 	binary.BigEndian.PutUint16(batch[51:], uint16(init.ProducerEpoch))
 	binary.BigEndian.PutUint32(batch[53:], 0) // first sequence
-	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+	fixBatchCRC(batch)
 	first := rawProduce(t, n, "stamped-retry", batch)
 	time.Sleep(5 * time.Millisecond) // a new stamp would differ
 	retry := rawProduce(t, n, "stamped-retry", batch)
