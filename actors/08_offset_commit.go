@@ -105,6 +105,7 @@ func (c *groupCoordinator) offsetCommit(call *groupCall, req *kmsg.OffsetCommitR
 			c.offsets[meta.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o
 		}
 		c.persisted = true // the store creates a record with the first commit
+		c.publish()        // before the answer: a ListGroups sent after it must see the group
 		call.r.Respond(resp)
 	})
 }

@@ -85,6 +85,7 @@ func (c *groupCoordinator) offsetDelete(call *groupCall, req *kmsg.OffsetDeleteR
 			for _, tp := range deleting {
 				delete(c.offsets, tp)
 			}
+			c.publish() // before the answer, as for commits
 		}
 		call.r.Respond(resp)
 	})

@@ -331,6 +331,9 @@ func (c *groupCoordinator) protocolType() string {
 }
 
 // publish makes the group's summary visible to the manager's ListGroups.
+// Every received message ends with it; a change answered from inside a
+// handler (a write's done callback) publishes before it answers, so that a
+// client's next ListGroups sees what it was told.
 func (c *groupCoordinator) publish() {
 	if c.handle == nil || c.phase == phaseLoading {
 		return
@@ -394,6 +397,7 @@ func (c *groupCoordinator) retire(done func(err error)) {
 		c.offsets = make(map[meta.TopicPartition]meta.CommittedOffset)
 		c.persisted = false
 		c.phase = phaseRetired
+		c.publish() // before the answer: a ListGroups sent after it must not list the group
 		done(nil)
 		c.b.send(c.manager, &groupRetiredMsg{name: c.name, pid: c.self})
 		// Sent after the retirement, so the manager routes them anew.
