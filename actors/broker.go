@@ -151,6 +151,7 @@ type Broker struct {
 	coldBudget  *rate.Limiter     // nil: unlimited; safe for concurrent use
 	groups      groupService      // the group manager (group_service.go)
 	coldRR      atomic.Uint64
+	sessionIDs  atomic.Int32 // the last fetch session id given (fetch_session.go)
 
 	coldReads          atomic.Int64 // object reads served to fetches
 	cacheBytes         atomic.Int64 // bytes in every partition's log cache

@@ -16,6 +16,7 @@ import (
 type fetchPart struct {
 	topicIndex, partIndex int
 	ref                   *partitionRef // nil: answered with code, no round
+	key                   sessionKey    // the partition's name in a fetch session
 	offset                int64
 	maxBytes              int32
 
@@ -38,6 +39,10 @@ type fetchRequest struct {
 	minBytes int
 	maxBytes int
 	maxWait  time.Duration
+	// session is the fetch session the request belongs to (nil: none);
+	// an incremental fetch answers only the partitions with news.
+	session     *fetchSession
+	incremental bool
 
 	mu      sync.Mutex
 	round   int  // guarded by mu
@@ -150,6 +155,7 @@ func (fr *fetchRequest) finishLocked() {
 	}
 	budget := fr.maxBytes
 	any := false
+	sent := make([]bool, len(fr.parts))
 	for i := range fr.parts {
 		part := &fr.parts[i]
 		rp := &fr.resp.Topics[part.topicIndex].Partitions[part.partIndex]
@@ -175,6 +181,13 @@ func (fr *fetchRequest) finishLocked() {
 		}
 		budget = max(budget-size, 0)
 		records[part.topicIndex][part.partIndex] = part.batches[:n]
+		sent[i] = true
+	}
+	if fr.session != nil {
+		keep := fr.session.answered(fr.parts, sent)
+		if fr.incremental {
+			records = fr.keepOnly(keep, records)
+		}
 	}
 	fr.resp.Version = fr.r.Header.Version
 	frame, err := wire.AppendFetchFrame(fr.r.Header.CorrelationID, fr.resp, func(t, p int) [][]byte { return records[t][p] })
@@ -185,4 +198,31 @@ func (fr *fetchRequest) finishLocked() {
 		return
 	}
 	fr.r.RespondFrame(frame.Parts, frame.Size)
+}
+
+// keepOnly drops from the answer the partitions keep says no to, and the
+// topics left empty, and returns records re-indexed to match. Parts are in
+// answer order, so the kept ones stay in it.
+func (fr *fetchRequest) keepOnly(keep []bool, records [][][][]byte) [][][][]byte {
+	var topics []kmsg.FetchResponseTopic
+	var kept [][][][]byte
+	last := -1
+	for i := range fr.parts {
+		if !keep[i] {
+			continue
+		}
+		part := &fr.parts[i]
+		if part.topicIndex != last {
+			t := fr.resp.Topics[part.topicIndex]
+			t.Partitions = nil
+			topics = append(topics, t)
+			kept = append(kept, nil)
+			last = part.topicIndex
+		}
+		k := len(topics) - 1
+		topics[k].Partitions = append(topics[k].Partitions, fr.resp.Topics[part.topicIndex].Partitions[part.partIndex])
+		kept[k] = append(kept[k], records[part.topicIndex][part.partIndex])
+	}
+	fr.resp.Topics = topics
+	return kept
 }

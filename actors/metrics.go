@@ -30,6 +30,8 @@ type brokerMetrics struct {
 	objectsDeleted   prometheus.Counter
 	producersExpired prometheus.Counter
 	coldThrottled    prometheus.Counter
+	// floe_fetch_requests_total by session use (fetch_session.go).
+	fetchSessionless, fetchOpening, fetchIncremental, fetchSessionError prometheus.Counter
 
 	// floe_produce_stage_seconds, one observer per stage.
 	stageDispatch, stageWALQueue, stageWALWrite, stageAck prometheus.Observer
@@ -83,10 +85,18 @@ func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 	m.stageWALQueue = stages.WithLabelValues("wal_queue")
 	m.stageWALWrite = stages.WithLabelValues("wal_write")
 	m.stageAck = stages.WithLabelValues("ack")
+	fetches := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "floe_fetch_requests_total",
+		Help: "Consumer fetches by their use of a fetch session (KIP-227): none (a full fetch outside any session), open (a full fetch that opens one), incremental, or error (a session not found, or a wrong epoch).",
+	}, []string{"session"})
+	m.fetchSessionless = fetches.WithLabelValues("none")
+	m.fetchOpening = fetches.WithLabelValues("open")
+	m.fetchIncremental = fetches.WithLabelValues("incremental")
+	m.fetchSessionError = fetches.WithLabelValues("error")
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(stages, m.walWrite, m.walGroupBytes, m.walGroupCount, m.walErrors, m.walFull, m.produceRefused,
+	reg.MustRegister(stages, fetches, m.walWrite, m.walGroupBytes, m.walGroupCount, m.walErrors, m.walFull, m.produceRefused,
 		m.upload, m.uploadBytes, m.uploadErrors, m.coldRead, m.coldReadBytes, m.coldReadErrors, m.cacheHits, m.cacheMisses, m.blockHits, m.compactionBytes, m.compactionErrors, m.objectsDeleted, m.producersExpired, m.coldThrottled,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_bytes", Help: "Bytes in the cold path's block cache."},
 			func() float64 { return float64(b.blocks.Stats().Bytes) }),

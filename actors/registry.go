@@ -100,3 +100,11 @@ func (s *snapshot) partition(topic string, index int32) (*topicEntry, *partition
 	}
 	return t, t.partitions[index]
 }
+
+// fetchTopic finds a fetched topic: by id from Fetch v13, by name below.
+func (s *snapshot) fetchTopic(name string, id [16]byte, byID bool) *topicEntry {
+	if byID {
+		return s.byID[id]
+	}
+	return s.byName[name]
+}

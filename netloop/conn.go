@@ -47,6 +47,8 @@ type connState struct {
 	head    int // backlog[:head] is written
 	parked  bool
 	vec     [][]byte // scratch for one writev
+
+	local any // the Handler's per-connection value (Request.ConnLocal)
 }
 
 func (cs *connState) overdue(now int64) bool {

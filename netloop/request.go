@@ -73,5 +73,12 @@ func (r *Request) Close(reason string) {
 	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: completionClose})
 }
 
+// ConnLocal is one value the Handler may keep for the request's connection,
+// dropped with it (the broker keeps its fetch sessions there). Only Serve
+// may use the slot: Serve runs on the connection's event loop, which makes
+// the slot single-threaded. What the value points to needs its own lock if
+// other goroutines touch it.
+func (r *Request) ConnLocal() *any { return &r.conn.local }
+
 // Answered reports whether the request has been answered (or skipped).
 func (r *Request) Answered() bool { return r.done.Load() }

@@ -1,0 +1,286 @@
+package supervision
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// sessionFetcher sends raw Fetch requests (v12, the broker's highest) over
+// one client's fetch connection, where a fetch session lives.
+type sessionFetcher struct {
+	t     *testing.T
+	b     *kgo.Broker
+	topic string
+}
+
+func newSessionFetcher(t *testing.T, n *Node, topic string) *sessionFetcher {
+	t.Helper()
+	cl := newClient(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Brokers) != 1 || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("metadata: %v %+v", err, resp)
+	}
+	return &sessionFetcher{t: t, b: cl.Broker(int(resp.Brokers[0].NodeID)), topic: topic}
+}
+
+// fetchAt is one partition to name in a request and its fetch offset.
+type fetchAt struct {
+	partition int32
+	offset    int64
+}
+
+// fetch sends one Fetch naming parts and forgetting forgotten, waiting at
+// most wait for min bytes 1.
+func (f *sessionFetcher) fetch(sessionID, epoch int32, parts []fetchAt, forgotten []int32, maxBytes int32, wait time.Duration) *kmsg.FetchResponse {
+	f.t.Helper()
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = int32(wait / time.Millisecond)
+	req.MinBytes = 1
+	req.MaxBytes = maxBytes
+	req.SessionID, req.SessionEpoch = sessionID, epoch
+	if len(parts) > 0 {
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = f.topic
+		for _, p := range parts {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p.partition, p.offset, 1<<20
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	if len(forgotten) > 0 {
+		ft := kmsg.NewFetchRequestForgottenTopic()
+		ft.Topic, ft.Partitions = f.topic, forgotten
+		req.ForgottenTopics = append(req.ForgottenTopics, ft)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kresp, err := f.b.Request(ctx, req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return kresp.(*kmsg.FetchResponse)
+}
+
+// answered lists, per partition in the answer, how many records it carries
+// (-1: named without records), failing on a partition error or on a topic
+// other than the fetcher's.
+func (f *sessionFetcher) answered(resp *kmsg.FetchResponse) map[int32]int {
+	f.t.Helper()
+	got := make(map[int32]int)
+	for _, rt := range resp.Topics {
+		if rt.Topic != f.topic {
+			f.t.Fatalf("answer names topic %q", rt.Topic)
+		}
+		for _, rp := range rt.Partitions {
+			if rp.ErrorCode != 0 {
+				f.t.Fatalf("p%d: %v", rp.Partition, kerr.ErrorForCode(rp.ErrorCode))
+			}
+			n := countRecords(f.t, rp.RecordBatches)
+			if n == 0 {
+				n = -1
+			}
+			got[rp.Partition] = n
+		}
+	}
+	return got
+}
+
+// firstWithRecords is the first partition in the answer that carries records.
+func firstWithRecords(resp *kmsg.FetchResponse) int32 {
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if len(rp.RecordBatches) > 0 {
+				return rp.Partition
+			}
+		}
+	}
+	return -1
+}
+
+func countRecords(t *testing.T, batches []byte) int {
+	t.Helper()
+	n := 0
+	for len(batches) > 0 {
+		var b kmsg.RecordBatch
+		if err := b.ReadFrom(batches); err != nil {
+			t.Fatalf("batch: %v", err)
+		}
+		n += int(b.NumRecords)
+		batches = batches[12+b.Length:]
+	}
+	return n
+}
+
+func sameAnswer(got, want map[int32]int) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for p, n := range want {
+		if got[p] != n {
+			return false
+		}
+	}
+	return true
+}
+
+// A fetch session (KIP-227), spoken raw: the answers to incremental
+// fetches carry only partitions with news, forgotten partitions stay out,
+// epochs and session ids are checked, and a session does not cross
+// connections.
+func TestFetchSessions(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	admin := newClient(t, n)
+	createTopic(t, admin, "fs", 3, nil)
+	produceRange(t, admin, "fs", 2, 0, 5, 100) // p0 and p1: 5 records each; p2 empty
+	produceOne := func(p int32, i int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := admin.ProduceSync(ctx, testRecord("fs", p, i, 100)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newSessionFetcher(t, n, "fs")
+	expect := func(step string, resp *kmsg.FetchResponse, session int32, want map[int32]int) {
+		t.Helper()
+		if got := f.answered(resp); resp.ErrorCode != 0 || resp.SessionID != session || !sameAnswer(got, want) {
+			t.Fatalf("%s: error %d, session %d, answered %v; want session %d, %v", step, resp.ErrorCode, resp.SessionID, got, session, want)
+		}
+	}
+
+	// Epoch 0 opens a session; the answer names every partition.
+	resp := f.fetch(0, 0, []fetchAt{{0, 0}, {1, 0}, {2, 0}}, nil, 1<<20, 0)
+	id := resp.SessionID
+	if id == 0 {
+		t.Fatal("no session opened")
+	}
+	expect("open", resp, id, map[int32]int{0: 5, 1: 5, 2: -1})
+
+	// Nothing new: an incremental fetch waits, then names nothing.
+	expect("nothing new", f.fetch(id, 1, []fetchAt{{0, 5}, {1, 5}}, nil, 1<<20, 100*time.Millisecond), id, map[int32]int{})
+
+	// A record on p2: the answer names p2 alone, though the request named
+	// no partition.
+	produceOne(2, 0)
+	expect("new on p2", f.fetch(id, 2, nil, nil, 1<<20, 5*time.Second), id, map[int32]int{2: 1})
+
+	// Forget p1: its next record is not answered.
+	expect("forget p1", f.fetch(id, 3, []fetchAt{{2, 1}}, []int32{1}, 1<<20, 50*time.Millisecond), id, map[int32]int{})
+	produceOne(1, 5)
+	produceOne(0, 5)
+	expect("after forgetting p1", f.fetch(id, 4, nil, nil, 1<<20, 5*time.Second), id, map[int32]int{0: 1})
+
+	// A repeated epoch is refused, and the session stays usable.
+	if resp = f.fetch(id, 4, nil, nil, 1<<20, 0); resp.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
+		t.Fatalf("repeated epoch: error %d", resp.ErrorCode)
+	}
+	expect("after a repeated epoch", f.fetch(id, 5, []fetchAt{{0, 6}}, nil, 1<<20, 0), id, map[int32]int{})
+
+	// An unknown id, and the id from another connection, are not found.
+	if resp = f.fetch(id+1000, 1, nil, nil, 1<<20, 0); resp.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+		t.Fatalf("unknown session: error %d", resp.ErrorCode)
+	}
+	other := newSessionFetcher(t, n, "fs")
+	if resp = other.fetch(id, 6, nil, nil, 1<<20, 0); resp.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+		t.Fatalf("session from another connection: error %d", resp.ErrorCode)
+	}
+
+	// Epoch -1 closes the session, as a plain full fetch.
+	expect("close", f.fetch(id, -1, []fetchAt{{2, 0}}, nil, 1<<20, 0), 0, map[int32]int{2: 1})
+	if resp = f.fetch(id, 6, nil, nil, 1<<20, 0); resp.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+		t.Fatalf("closed session: error %d", resp.ErrorCode)
+	}
+}
+
+// Partitions that returned records go to the back of the session, so under
+// a tight max bytes every partition gets its turn.
+func TestFetchSessionRotates(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	admin := newClient(t, n)
+	createTopic(t, admin, "fsrot", 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 3 { // a batch per record
+		for p := range int32(2) {
+			if err := admin.ProduceSync(ctx, testRecord("fsrot", p, i, 1000)).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f := newSessionFetcher(t, n, "fsrot")
+	// Max bytes 1: each answer holds one batch, of the first partition with data.
+	resp := f.fetch(0, 0, []fetchAt{{0, 0}, {1, 0}}, nil, 1, 0)
+	if first := firstWithRecords(resp); first != 0 || resp.SessionID == 0 {
+		t.Fatalf("open: first records from p%d, session %d", first, resp.SessionID)
+	}
+	next := map[int32]int64{0: 0, 1: 0}
+	for epoch, wantFirst := range []int32{1, 0, 1, 0} {
+		got := f.answered(resp)
+		var named []fetchAt
+		for p, k := range got {
+			if k > 0 {
+				next[p] += int64(k)
+				named = append(named, fetchAt{p, next[p]})
+			}
+		}
+		resp = f.fetch(resp.SessionID, int32(epoch+1), named, nil, 1, 0)
+		if first := firstWithRecords(resp); first != wantFirst || resp.ErrorCode != 0 {
+			t.Fatalf("epoch %d: first records from p%d, want p%d (error %d)", epoch+1, first, wantFirst, resp.ErrorCode)
+		}
+	}
+}
+
+// counter reads the value of a counter family's series whose label has the
+// given value.
+func counter(t *testing.T, n *Node, name, label, value string) float64 {
+	t.Helper()
+	families, err := n.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == label && l.GetValue() == value && m.Counter != nil {
+					return m.Counter.GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// franz-go's consumer opens a session and then fetches incrementally, and
+// reads every record exactly as produced through it.
+func TestConsumerUsesFetchSession(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	createTopic(t, cl, "fskgo", 4, nil)
+	produceAll(t, cl, "fskgo", 4, 500, 200)
+	consumeAll(t, n, "fskgo", 4, 500, 200, kgo.FetchMaxBytes(16<<10), kgo.FetchMaxPartitionBytes(16<<10))
+	open := counter(t, n, "floe_fetch_requests_total", "session", "open")
+	incremental := counter(t, n, "floe_fetch_requests_total", "session", "incremental")
+	errors := counter(t, n, "floe_fetch_requests_total", "session", "error")
+	if open < 1 || incremental < 2 || errors != 0 {
+		t.Fatalf("fetches: %v opening, %v incremental, %v refused", open, incremental, errors)
+	}
+}
