@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ncw/directio"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sys/unix"
 )
@@ -178,5 +179,93 @@ func testConfigB(b *testing.B) Config {
 		Listen: "127.0.0.1:0", DataDir: dir, LogCacheBytes: 256 << 20, WALCapacityBytes: 1 << 30,
 		UploadBytes: 32 << 20, UploadInterval: 5 * time.Second, AutoCreateTopics: true, DefaultPartitions: 1,
 		Logger: discardLogger(),
+	}
+}
+
+// BenchmarkFetchManyPartitions measures a consumer of 1,000 partitions of
+// which one receives records: one op is a record produced to it and polled
+// back. With a fetch session each fetch after the first names only the
+// partition that moved, and each answer only the partition with news;
+// without one, both name all 1,000. Reported per op besides the time: bytes
+// the broker read and wrote, and fetches. Compare the two in one run:
+//
+//	go test ./supervision -run '^$' -bench FetchManyPartitions -benchtime 2000x -count 3
+func BenchmarkFetchManyPartitions(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		opts []kgo.Opt
+	}{
+		{"session", nil},
+		{"no-session", []kgo.Opt{kgo.DisableFetchSessions()}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			const partitions = 1000
+			cfg := testConfigB(b)
+			n, err := Start(context.Background(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = n.Shutdown(context.Background()) }()
+			ctx := context.Background()
+			prod, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer prod.Close()
+			if _, err := kadm.NewClient(prod).CreateTopic(ctx, partitions, 1, nil, "many"); err != nil {
+				b.Fatal(err)
+			}
+			offsets := make(map[int32]kgo.Offset, partitions)
+			for p := range int32(partitions) {
+				offsets[p] = kgo.NewOffset().At(0)
+			}
+			cons, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(n.Addr().String()),
+				kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"many": offsets})}, c.opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cons.Close()
+			value := make([]byte, 100)
+			roundTrip := func() {
+				if err := prod.ProduceSync(ctx, &kgo.Record{Topic: "many", Partition: 0, Value: value}).FirstErr(); err != nil {
+					b.Fatal(err)
+				}
+				for got := 0; got == 0; {
+					fs := cons.PollFetches(ctx)
+					fs.EachError(func(_ string, _ int32, err error) { b.Fatal(err) })
+					got = fs.NumRecords()
+				}
+			}
+			roundTrip() // the first fetch opens the session
+			counters := func() (in, out, fetches float64) {
+				families, err := n.Registry().Gather()
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, f := range families {
+					for _, m := range f.Metric {
+						switch {
+						case f.GetName() == "floe_network_received_bytes_total":
+							in = m.Counter.GetValue()
+						case f.GetName() == "floe_network_sent_bytes_total":
+							out = m.Counter.GetValue()
+						case f.GetName() == "floe_fetch_requests_total":
+							fetches += m.Counter.GetValue()
+						}
+					}
+				}
+				return in, out, fetches
+			}
+			in0, out0, f0 := counters()
+			b.ResetTimer()
+			for range b.N {
+				roundTrip()
+			}
+			b.StopTimer()
+			in1, out1, f1 := counters()
+			b.ReportMetric((in1-in0)/float64(b.N), "B-in/op")
+			b.ReportMetric((out1-out0)/float64(b.N), "B-out/op")
+			b.ReportMetric((f1-f0)/float64(b.N), "fetches/op")
+		})
 	}
 }
