@@ -77,7 +77,7 @@ func (b *Broker) handleFetch(r *netloop.Request, req *kmsg.FetchRequest) {
 		fr.addRequestParts(req, byIDs)
 	}
 	fr.mu.Lock()
-	fr.startRound(fr.maxWait > 0 && fr.minBytes > 0)
+	fr.startRound(fr.maxWait > 0 && fr.minBytes > 0, true)
 	fr.mu.Unlock()
 }
 

@@ -73,7 +73,7 @@ func (c *coldLoader) Receive(ctx actor.Context) {
 	}
 	if failed {
 		// Leave the fetches parked: they end at their max wait, and the
-		// next round tries again. Waking them now would spin on a store
+		// client's next fetch tries again. Waking them now would spin on a store
 		// that is down. A timestamp lookup has no max wait: it is answered
 		// with a retriable error.
 		c.b.send(m.partition, coldLoadFailedMsg{})

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,12 +26,20 @@ type fetchPart struct {
 	logStartOffset int64
 	batches        [][]byte
 	bytes          int
+
+	// Guarded by fetchRequest.mu.
+	inRound bool // read in the current round
+	woken   bool // new data (or a loaded block) since its last read
 }
 
-// fetchRequest is one Fetch in progress: rounds of reads to every partition,
-// parked between rounds until data arrives or max wait passes. There is no
-// actor or goroutine per fetch: partitions report with partDone and wake, the
-// max-wait timer fires once, and whoever completes it encodes the answer.
+// fetchRequest is one Fetch in progress: a first round of reads to every
+// partition, then, while min bytes is unmet, parked until a partition wakes
+// it with new data, and another round of reads to the woken partitions
+// only; the others' answers stand (they parked, so they had nothing). When
+// max wait passes the fetch is answered with what it holds. There is no
+// actor or goroutine per fetch: partitions report with partDone and wake,
+// the max-wait timer fires once, and whoever completes it encodes the
+// answer.
 type fetchRequest struct {
 	b        *Broker
 	r        *netloop.Request
@@ -44,10 +53,14 @@ type fetchRequest struct {
 	session     *fetchSession
 	incremental bool
 
-	mu      sync.Mutex
-	round   int  // guarded by mu
-	pending int  // guarded by mu: replies outstanding in this round
-	woken   bool // guarded by mu: data arrived during a round
+	mu    sync.Mutex
+	round int // guarded by mu
+	// pending counts the replies outstanding in this round. It is set
+	// under mu before the round's reads are sent and counted down without
+	// it, so that a thousand partitions answering at once do not queue on
+	// mu; only the last one takes it.
+	pending atomic.Int32
+	woken   int  // guarded by mu: parts woken since their last read
 	expired bool // guarded by mu: max wait has passed
 	done    bool // guarded by mu
 	timer   *time.Timer
@@ -59,16 +72,22 @@ func (fr *fetchRequest) finished() bool {
 	return fr.done
 }
 
-// startRound sends a read to every live partition. Called with mu held.
-func (fr *fetchRequest) startRound(park bool) {
+// startRound sends a read to every live partition (all), or to the woken
+// ones. Called with mu held.
+func (fr *fetchRequest) startRound(park, all bool) {
 	fr.round++
-	fr.pending = 0
+	n := int32(0)
 	for i := range fr.parts {
-		if fr.parts[i].ref != nil {
-			fr.pending++
+		part := &fr.parts[i]
+		part.inRound = part.ref != nil && (all || part.woken)
+		part.woken = false
+		if part.inRound {
+			n++
 		}
 	}
-	if fr.pending == 0 {
+	fr.woken = 0
+	fr.pending.Store(n)
+	if n == 0 {
 		fr.finishLocked()
 		return
 	}
@@ -77,7 +96,7 @@ func (fr *fetchRequest) startRound(park bool) {
 	// below ends, and partDone must see the full count.
 	for i := range fr.parts {
 		part := &fr.parts[i]
-		if part.ref == nil {
+		if !part.inRound {
 			continue
 		}
 		part.code, part.batches, part.bytes = 0, part.batches[:0], 0
@@ -87,13 +106,14 @@ func (fr *fetchRequest) startRound(park bool) {
 
 // partDone records that one partition answered in round.
 func (fr *fetchRequest) partDone(round int) {
+	if fr.pending.Add(-1) != 0 {
+		return
+	}
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
 	if fr.done || round != fr.round {
-		return
-	}
-	fr.pending--
-	if fr.pending > 0 {
+		// A wake that found the count at zero has started the next round
+		// already (or max wait has answered the fetch).
 		return
 	}
 	total, failed := 0, false
@@ -104,29 +124,35 @@ func (fr *fetchRequest) partDone(round int) {
 	switch {
 	case total >= fr.minBytes || failed || fr.expired || fr.maxWait <= 0:
 		fr.finishLocked()
-	case fr.woken:
-		fr.woken = false
-		fr.startRound(true)
+	case fr.woken > 0:
+		fr.startRound(true, false)
 	case fr.timer == nil:
 		fr.timer = time.AfterFunc(fr.maxWait-time.Since(fr.r.Received), fr.expire)
 	}
 }
 
-// wake is called by a partition that got new data while this fetch was
-// parked on it in round.
-func (fr *fetchRequest) wake(round int) {
+// wake is called by the partition of part index when it has new data (or
+// a block loaded) while this fetch was parked on it. A stale wake, from a
+// partition read again since, costs one more read of it and nothing else.
+func (fr *fetchRequest) wake(index int) {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
-	if fr.done || round != fr.round {
+	if fr.done {
 		return
 	}
-	if fr.pending > 0 {
-		fr.woken = true
-		return
+	if part := &fr.parts[index]; !part.woken {
+		part.woken = true
+		fr.woken++
 	}
-	fr.startRound(true)
+	if fr.pending.Load() > 0 {
+		return // partDone starts the next round
+	}
+	fr.startRound(true, false)
 }
 
+// expire answers the fetch at max wait with what its partitions last said:
+// every partition without data is parked on, so none has data it did not
+// report.
 func (fr *fetchRequest) expire() {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
@@ -134,8 +160,8 @@ func (fr *fetchRequest) expire() {
 		return
 	}
 	fr.expired = true
-	if fr.pending == 0 {
-		fr.startRound(false)
+	if fr.pending.Load() == 0 {
+		fr.finishLocked()
 	}
 }
 

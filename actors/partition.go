@@ -353,7 +353,7 @@ func (p *partition) durable(m *durableMsg) {
 
 func (p *partition) wakeParked() {
 	for _, pf := range p.log.parked {
-		pf.fr.wake(pf.round)
+		pf.fr.wake(pf.index)
 	}
 	clear(p.log.parked)
 	p.log.parked = p.log.parked[:0]

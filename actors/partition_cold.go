@@ -41,8 +41,8 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 		// refilled.
 		p.b.metrics.coldThrottled.Inc()
 		if m.park && part.bytes == 0 {
-			fr, round := m.fr, m.round
-			time.AfterFunc(wait, func() { fr.wake(round) })
+			fr, index := m.fr, m.index
+			time.AfterFunc(wait, func() { fr.wake(index) })
 		}
 		m.fr.partDone(m.round)
 		return
@@ -169,7 +169,7 @@ func (p *partition) readahead(i int, m *fetchMsg, wait bool) {
 	if wait && m.park {
 		// Woken when a load for this partition completes (coldLoadedMsg)
 		// or new tail data arrives; else it ends at its max wait.
-		p.park(m.fr, m.round)
+		p.park(m.fr, m.index)
 	}
 	p.load(i, l.readaheadWindow, 1)
 }

@@ -42,7 +42,7 @@ type pendingAck struct {
 // parkedFetch is a long-poll fetch waiting for new data on this partition.
 type parkedFetch struct {
 	fr    *fetchRequest
-	round int
+	index int // of the fetch's part for this partition
 }
 
 // partitionLog is a partition's state that outlives one incarnation of its

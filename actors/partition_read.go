@@ -19,7 +19,7 @@ func (p *partition) fetch(m *fetchMsg) {
 		m.fr.partDone(m.round)
 	case off == l.highWatermark:
 		if m.park {
-			p.park(m.fr, m.round)
+			p.park(m.fr, m.index)
 		}
 		m.fr.partDone(m.round)
 	case off >= l.cacheStart():
@@ -31,7 +31,7 @@ func (p *partition) fetch(m *fetchMsg) {
 	}
 }
 
-func (p *partition) park(fr *fetchRequest, round int) {
+func (p *partition) park(fr *fetchRequest, index int) {
 	l := p.log
 	if len(l.parked) >= 64 {
 		// Drop entries of fetches that have finished, so an idle partition
@@ -45,7 +45,7 @@ func (p *partition) park(fr *fetchRequest, round int) {
 		clear(l.parked[len(kept):])
 		l.parked = kept
 	}
-	l.parked = append(l.parked, parkedFetch{fr: fr, round: round})
+	l.parked = append(l.parked, parkedFetch{fr: fr, index: index})
 }
 
 // readCache collects cached batches from off up to the high watermark and the

@@ -186,8 +186,10 @@ func testConfigB(b *testing.B) Config {
 // which one receives records: one op is a record produced to it and polled
 // back. With a fetch session each fetch after the first names only the
 // partition that moved, and each answer only the partition with news;
-// without one, both name all 1,000. Reported per op besides the time: bytes
-// the broker read and wrote, and fetches. Compare the two in one run:
+// without one, both name all 1,000. Reported per op besides the time: the
+// CPU time of this process (broker and both clients), bytes the broker read
+// and wrote, and fetches. The time is mostly the produce's WAL write; the
+// CPU time is the one to compare. Compare the two in one run:
 //
 //	go test ./supervision -run '^$' -bench FetchManyPartitions -benchtime 2000x -count 3
 func BenchmarkFetchManyPartitions(b *testing.B) {
@@ -256,13 +258,23 @@ func BenchmarkFetchManyPartitions(b *testing.B) {
 				}
 				return in, out, fetches
 			}
+			cpu := func() time.Duration {
+				var ru unix.Rusage
+				if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+					b.Fatal(err)
+				}
+				return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			}
 			in0, out0, f0 := counters()
+			cpu0 := cpu()
 			b.ResetTimer()
 			for range b.N {
 				roundTrip()
 			}
 			b.StopTimer()
+			cpu1 := cpu()
 			in1, out1, f1 := counters()
+			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 			b.ReportMetric((in1-in0)/float64(b.N), "B-in/op")
 			b.ReportMetric((out1-out0)/float64(b.N), "B-out/op")
 			b.ReportMetric((f1-f0)/float64(b.N), "fetches/op")

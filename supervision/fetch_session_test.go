@@ -2,6 +2,7 @@ package supervision
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -282,5 +283,91 @@ func TestConsumerUsesFetchSession(t *testing.T) {
 	errors := counter(t, n, "floe_fetch_requests_total", "session", "error")
 	if open < 1 || incremental < 2 || errors != 0 {
 		t.Fatalf("fetches: %v opening, %v incremental, %v refused", open, incremental, errors)
+	}
+}
+
+// partitionMessages returns how many messages each partition actor of topic
+// has handled, by partition name ("topic-index").
+func partitionMessages(n *Node, topic string) map[string]int64 {
+	out := make(map[string]int64)
+	for _, pool := range n.System().View().Pools {
+		for _, a := range pool.Actors {
+			if name, ok := strings.CutPrefix(a.Name, "partition/"+topic+"-"); ok {
+				out[name[:strings.IndexByte(name, '.')]] = a.Handled
+			}
+		}
+	}
+	return out
+}
+
+// A long-poll fetch parked on many partitions and woken by one reads that
+// one again, not all of them: each idle partition handles the fetch once.
+func TestWokenFetchReadsOnlyTheWoken(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RetentionCheckInterval, cfg.CompactionInterval = time.Hour, time.Hour // no ticks to the partitions
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	admin := newClient(t, n)
+	const partitions = 40
+	createTopic(t, admin, "wake", partitions, nil)
+	f := newSessionFetcher(t, n, "wake")
+	var all []fetchAt
+	for p := range int32(partitions) {
+		all = append(all, fetchAt{p, 0})
+	}
+	before := partitionMessages(n, "wake")
+	if len(before) != partitions {
+		t.Fatalf("found %d partition actors", len(before))
+	}
+	answered := make(chan *kmsg.FetchResponse, 1)
+	go func() { answered <- f.fetch(0, -1, all, nil, 1<<20, 20*time.Second) }()
+	// Wait until every partition has parked the fetch, then wake one.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		parked := 0
+		for p, k := range partitionMessages(n, "wake") {
+			if k > before[p] {
+				parked++
+			}
+		}
+		if parked == partitions {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d partitions got the fetch", parked, partitions)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := admin.ProduceSync(ctx, testRecord("wake", 7, 0, 100)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case resp := <-answered:
+		if got := f.answered(resp); got[7] != 1 {
+			t.Fatalf("answered %v", got)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the fetch was not woken")
+	}
+	after := partitionMessages(n, "wake")
+	for p, k := range after {
+		if p != "7" && k-before[p] != 1 {
+			t.Errorf("partition %s handled %d messages for one fetch", p, k-before[p])
+		}
+	}
+
+	// A fetch that nothing wakes is answered at max wait from its first
+	// reads, without reading every partition again.
+	all[7].offset = 1
+	before = partitionMessages(n, "wake")
+	if got := f.answered(f.fetch(0, -1, all, nil, 1<<20, 200*time.Millisecond)); len(got) != partitions || got[7] != -1 {
+		t.Fatalf("expired fetch answered %v", got)
+	}
+	for p, k := range partitionMessages(n, "wake") {
+		if p != "7" && k-before[p] != 1 {
+			t.Errorf("partition %s handled %d messages for one expired fetch", p, k-before[p])
+		}
 	}
 }
