@@ -46,7 +46,6 @@ type connState struct {
 	backlog [][]byte
 	head    int // backlog[:head] is written
 	parked  bool
-	vec     [][]byte // scratch for one writev
 
 	local any // the Handler's per-connection value (Request.ConnLocal)
 }
@@ -137,7 +136,7 @@ func (cs *connState) flush() {
 func (cs *connState) writeBacklog() {
 	for cs.head < len(cs.backlog) && !cs.closed {
 		pending := cs.backlog[cs.head:]
-		vec, size, cut := cs.vec[:0], 0, 0
+		vec, size, cut := cs.loop.writev[:0], 0, 0
 		for len(vec) < len(pending) && len(vec) < maxIovecs && size < writeSlice {
 			part := pending[len(vec)]
 			if over := size + len(part) - writeSlice; over > 0 {
@@ -151,7 +150,7 @@ func (cs *connState) writeBacklog() {
 		// over is decided above, not read back from vec.
 		_, err := cs.c.Writev(vec)
 		clear(vec)
-		cs.vec = vec[:0]
+		cs.loop.writev = vec[:0]
 		if cs.closed {
 			return // gnet closed it inside Writev; OnClose dropped the backlog
 		}
@@ -179,13 +178,10 @@ func (cs *connState) writeBacklog() {
 			cs.backlog = nil // release what one response of many parts grew
 		}
 	}
-	if cap(cs.vec) > keepParts {
-		cs.vec = nil
-	}
 }
 
-// keepParts is the most parts a connection's backlog and writev scratch keep
-// room for between answers: a Fetch answer of many partitions grows them to
+// keepParts is the most parts a connection's backlog keeps room for
+// between answers: a Fetch answer of many partitions grows them to
 // hundreds, and a server with very many connections should not keep that
 // for each one.
 const keepParts = 64

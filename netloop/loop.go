@@ -44,6 +44,7 @@ type loopState struct {
 	touched    []*connState // loop-owned scratch
 	backlogged []*connState // loop-owned: parked connections with bytes left to write
 	resumed    []*connState // loop-owned scratch
+	writev     [][]byte     // loop-owned scratch for one writev (at most maxIovecs parts)
 }
 
 // answersWaiting reports whether completions are queued for the loop; a
