@@ -4,9 +4,12 @@ package actors
 //
 // Behaviour: each partition is read by its actor: from the log cache (tail),
 // or through the cold pool from objects when the offset has left the cache.
+// A partition the fetch is at the high watermark of is not asked: there is
+// nothing to read, and the event loop parks the fetch on it directly.
 // Data above the high watermark (not yet fsynced) is never returned. With
 // min bytes unmet the fetch parks on its partitions and is woken by new
-// durable data, or answered when max wait passes. Max bytes and per-partition
+// durable data, then reads the woken partitions again, or is answered when
+// max wait passes. Max bytes and per-partition
 // max bytes are honoured, except that the first batch of the first partition
 // with data is returned even when larger (KIP-74). read_committed equals
 // read_uncommitted: there are no transactions, so the last stable offset is

@@ -64,16 +64,18 @@ type fetchRequest struct {
 	expired bool // guarded by mu: max wait has passed
 	done    bool // guarded by mu
 	timer   *time.Timer
+	// answered mirrors done for readers without mu: a partition pruning
+	// its parked list holds its park lock, which a fetch holding mu may
+	// be waiting for.
+	answered atomic.Bool
 }
 
-func (fr *fetchRequest) finished() bool {
-	fr.mu.Lock()
-	defer fr.mu.Unlock()
-	return fr.done
-}
+func (fr *fetchRequest) finished() bool { return fr.answered.Load() }
 
 // startRound sends a read to every live partition (all), or to the woken
-// ones. Called with mu held.
+// ones. A partition the fetch is at the high watermark of has nothing to
+// read: its answer is known here, and a long poll parks on it without a
+// message to its actor. Called with mu held.
 func (fr *fetchRequest) startRound(park, all bool) {
 	fr.round++
 	n := int32(0)
@@ -81,26 +83,30 @@ func (fr *fetchRequest) startRound(park, all bool) {
 		part := &fr.parts[i]
 		part.inRound = part.ref != nil && (all || part.woken)
 		part.woken = false
-		if part.inRound {
-			n++
+		if !part.inRound {
+			continue
 		}
+		part.code, part.batches, part.bytes = 0, part.batches[:0], 0
+		if off := part.offset; off == part.ref.highWatermark.Load() && (!park || part.ref.parkAt(off, fr, i)) {
+			part.inRound = false
+			part.highWatermark, part.logStartOffset = off, part.ref.logStartOffset.Load()
+			continue
+		}
+		n++
 	}
 	fr.woken = 0
 	fr.pending.Store(n)
 	if n == 0 {
-		fr.finishLocked()
+		fr.roundDoneLocked()
 		return
 	}
 	round := fr.round
 	// Count first, then send: a fast partition may answer before the loop
 	// below ends, and partDone must see the full count.
 	for i := range fr.parts {
-		part := &fr.parts[i]
-		if !part.inRound {
-			continue
+		if part := &fr.parts[i]; part.inRound {
+			fr.b.send(part.ref.pid, &fetchMsg{fr: fr, index: i, round: round, park: park})
 		}
-		part.code, part.batches, part.bytes = 0, part.batches[:0], 0
-		fr.b.send(part.ref.pid, &fetchMsg{fr: fr, index: i, round: round, park: park})
 	}
 }
 
@@ -116,6 +122,12 @@ func (fr *fetchRequest) partDone(round int) {
 		// already (or max wait has answered the fetch).
 		return
 	}
+	fr.roundDoneLocked()
+}
+
+// roundDoneLocked answers the fetch, reads the woken partitions, or waits.
+// Called with mu held, once per round.
+func (fr *fetchRequest) roundDoneLocked() {
 	total, failed := 0, false
 	for i := range fr.parts {
 		total += fr.parts[i].bytes
@@ -172,6 +184,7 @@ func (fr *fetchRequest) expire() {
 // (see wire.AppendFetchFrame), which never change once written.
 func (fr *fetchRequest) finishLocked() {
 	fr.done = true
+	fr.answered.Store(true)
 	if fr.timer != nil {
 		fr.timer.Stop()
 	}

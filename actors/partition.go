@@ -351,12 +351,12 @@ func (p *partition) durable(m *durableMsg) {
 	p.wakeParked()
 }
 
+// wakeParked wakes every parked fetch. The new high watermark, if any, is
+// published before (see partitionRef.parkAt).
 func (p *partition) wakeParked() {
-	for _, pf := range p.log.parked {
+	for _, pf := range p.ref.takeParked() {
 		pf.fr.wake(pf.index)
 	}
-	clear(p.log.parked)
-	p.log.parked = p.log.parked[:0]
 }
 
 func (p *partition) uploaded(m *uploadedMsg) {

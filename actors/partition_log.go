@@ -71,7 +71,6 @@ type partitionLog struct {
 	coldCursor      coldCursor
 
 	waiters     []pendingAck
-	parked      []parkedFetch
 	lookups     []*listOffsetMsg // timestamp lookups waiting for an object block
 	timerArmed  bool
 	incarnation int

@@ -31,22 +31,7 @@ func (p *partition) fetch(m *fetchMsg) {
 	}
 }
 
-func (p *partition) park(fr *fetchRequest, index int) {
-	l := p.log
-	if len(l.parked) >= 64 {
-		// Drop entries of fetches that have finished, so an idle partition
-		// polled by many consumers does not grow without bound.
-		kept := l.parked[:0]
-		for _, pf := range l.parked {
-			if !pf.fr.finished() {
-				kept = append(kept, pf)
-			}
-		}
-		clear(l.parked[len(kept):])
-		l.parked = kept
-	}
-	l.parked = append(l.parked, parkedFetch{fr: fr, index: index})
-}
+func (p *partition) park(fr *fetchRequest, index int) { p.ref.park(fr, index) }
 
 // readCache collects cached batches from off up to the high watermark and the
 // partition's byte limit; the first batch is returned even if larger than the

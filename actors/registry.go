@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -18,6 +19,59 @@ type partitionRef struct {
 
 	highWatermark  atomic.Int64 // written only by the partition actor
 	logStartOffset atomic.Int64 // written only by the partition actor
+
+	// parked are the long-poll fetches waiting for this partition's next
+	// data or loaded block. An event loop parks a fetch here itself when
+	// the fetch is at the high watermark, without a message to the actor
+	// (parkAt); the actor parks the others and wakes them all.
+	parkMu sync.Mutex
+	parked []parkedFetch // guarded by parkMu
+}
+
+// park adds a waiting fetch.
+func (r *partitionRef) park(fr *fetchRequest, index int) {
+	r.parkMu.Lock()
+	defer r.parkMu.Unlock()
+	r.parkLocked(fr, index)
+}
+
+// parkAt parks a fetch if offset is the high watermark: there is nothing to
+// read, and the partition wakes the fetch when there is. The actor stores a
+// new high watermark before it takes parkMu to wake the parked, so a fetch
+// parked under parkMu against the old one is always woken.
+func (r *partitionRef) parkAt(offset int64, fr *fetchRequest, index int) bool {
+	r.parkMu.Lock()
+	defer r.parkMu.Unlock()
+	if r.highWatermark.Load() != offset {
+		return false
+	}
+	r.parkLocked(fr, index)
+	return true
+}
+
+func (r *partitionRef) parkLocked(fr *fetchRequest, index int) {
+	if len(r.parked) >= 64 {
+		// Drop entries of fetches that have finished, so an idle partition
+		// polled by many consumers does not grow without bound.
+		kept := r.parked[:0]
+		for _, pf := range r.parked {
+			if !pf.fr.finished() {
+				kept = append(kept, pf)
+			}
+		}
+		clear(r.parked[len(kept):])
+		r.parked = kept
+	}
+	r.parked = append(r.parked, parkedFetch{fr: fr, index: index})
+}
+
+// takeParked removes and returns every parked fetch.
+func (r *partitionRef) takeParked() []parkedFetch {
+	r.parkMu.Lock()
+	defer r.parkMu.Unlock()
+	parked := r.parked
+	r.parked = nil
+	return parked
 }
 
 // topicEntry is immutable once published in a snapshot.

@@ -300,9 +300,26 @@ func partitionMessages(n *Node, topic string) map[string]int64 {
 	return out
 }
 
-// A long-poll fetch parked on many partitions and woken by one reads that
-// one again, not all of them: each idle partition handles the fetch once.
-func TestWokenFetchReadsOnlyTheWoken(t *testing.T) {
+// gauge reads an unlabelled gauge.
+func gauge(t *testing.T, n *Node, name string) float64 {
+	t.Helper()
+	families, err := n.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.Metric) == 1 && f.Metric[0].Gauge != nil {
+			return f.Metric[0].Gauge.GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
+}
+
+// A long-poll fetch at the high watermark of many partitions parks on them
+// from the event loop: the idle partitions' actors handle no message for
+// it, whether one partition wakes it or max wait ends it.
+func TestLongPollParksWithoutMessages(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.RetentionCheckInterval, cfg.CompactionInterval = time.Hour, time.Hour // no ticks to the partitions
 	n := startNode(t, cfg)
@@ -319,24 +336,22 @@ func TestWokenFetchReadsOnlyTheWoken(t *testing.T) {
 	if len(before) != partitions {
 		t.Fatalf("found %d partition actors", len(before))
 	}
-	answered := make(chan *kmsg.FetchResponse, 1)
-	go func() { answered <- f.fetch(0, -1, all, nil, 1<<20, 20*time.Second) }()
-	// Wait until every partition has parked the fetch, then wake one.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		parked := 0
+	idle := func(what string) {
+		t.Helper()
 		for p, k := range partitionMessages(n, "wake") {
-			if k > before[p] {
-				parked++
+			if p != "7" && k != before[p] {
+				t.Errorf("partition %s handled %d messages for %s", p, k-before[p], what)
 			}
 		}
-		if parked == partitions {
-			break
-		}
+	}
+	answered := make(chan *kmsg.FetchResponse, 1)
+	inFlight := gauge(t, n, "floe_requests_in_flight")
+	go func() { answered <- f.fetch(0, -1, all, nil, 1<<20, 20*time.Second) }()
+	for deadline := time.Now().Add(10 * time.Second); gauge(t, n, "floe_requests_in_flight") <= inFlight; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d partitions got the fetch", parked, partitions)
+			t.Fatal("the fetch never arrived")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -345,29 +360,17 @@ func TestWokenFetchReadsOnlyTheWoken(t *testing.T) {
 	}
 	select {
 	case resp := <-answered:
-		if got := f.answered(resp); got[7] != 1 {
+		if got := f.answered(resp); len(got) != partitions || got[7] != 1 {
 			t.Fatalf("answered %v", got)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the fetch was not woken")
 	}
-	after := partitionMessages(n, "wake")
-	for p, k := range after {
-		if p != "7" && k-before[p] != 1 {
-			t.Errorf("partition %s handled %d messages for one fetch", p, k-before[p])
-		}
-	}
+	idle("a woken fetch")
 
-	// A fetch that nothing wakes is answered at max wait from its first
-	// reads, without reading every partition again.
 	all[7].offset = 1
-	before = partitionMessages(n, "wake")
 	if got := f.answered(f.fetch(0, -1, all, nil, 1<<20, 200*time.Millisecond)); len(got) != partitions || got[7] != -1 {
 		t.Fatalf("expired fetch answered %v", got)
 	}
-	for p, k := range partitionMessages(n, "wake") {
-		if p != "7" && k-before[p] != 1 {
-			t.Errorf("partition %s handled %d messages for one expired fetch", p, k-before[p])
-		}
-	}
+	idle("an expired fetch")
 }
