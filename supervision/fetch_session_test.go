@@ -250,21 +250,8 @@ func TestFetchSessionRotates(t *testing.T) {
 // given value.
 func counter(t *testing.T, n *Node, name, label, value string) float64 {
 	t.Helper()
-	families, err := n.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.Metric {
-			for _, l := range m.Label {
-				if l.GetName() == label && l.GetValue() == value && m.Counter != nil {
-					return m.Counter.GetValue()
-				}
-			}
-		}
+	if m := series(t, n, name, label, value); m != nil && m.Counter != nil {
+		return m.Counter.GetValue()
 	}
 	return 0
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
-// histogram reads the sample count and sum of the series of a histogram
-// family whose label has the given value.
-func histogram(t *testing.T, n *Node, name, label, value string) (uint64, float64) {
+// series returns the series of metric family name whose label has the
+// given value, or nil.
+func series(t *testing.T, n *Node, name, label, value string) *dto.Metric {
 	t.Helper()
 	families, err := n.Registry().Gather()
 	if err != nil {
@@ -20,13 +22,24 @@ func histogram(t *testing.T, n *Node, name, label, value string) (uint64, float6
 		}
 		for _, m := range f.Metric {
 			for _, l := range m.Label {
-				if l.GetName() == label && l.GetValue() == value && m.Histogram != nil {
-					return m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum()
+				if l.GetName() == label && l.GetValue() == value {
+					return m
 				}
 			}
 		}
 	}
-	return 0, 0
+	return nil
+}
+
+// histogram reads the sample count and sum of the series of a histogram
+// family whose label has the given value.
+func histogram(t *testing.T, n *Node, name, label, value string) (uint64, float64) {
+	t.Helper()
+	m := series(t, n, name, label, value)
+	if m == nil || m.Histogram == nil {
+		return 0, 0
+	}
+	return m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum()
 }
 
 // Every durable Produce partition is split into the four stages of
