@@ -35,8 +35,9 @@ type fetchPart struct {
 // fetchRequest is one Fetch in progress: a first round of reads to every
 // partition, then, while min bytes is unmet, parked until a partition wakes
 // it with new data, and another round of reads to the woken partitions
-// only; the others' answers stand (they parked, so they had nothing). When
-// max wait passes the fetch is answered with what it holds. There is no
+// only. The others' answers stand: a partition parks a long poll when it
+// has nothing, or less than min bytes, so any news of its wakes the fetch.
+// When max wait passes the fetch is answered with what it holds. There is no
 // actor or goroutine per fetch: partitions report with partDone and wake,
 // the max-wait timer fires once, and whoever completes it encodes the
 // answer.
@@ -163,8 +164,7 @@ func (fr *fetchRequest) wake(index int) {
 }
 
 // expire answers the fetch at max wait with what its partitions last said:
-// every partition without data is parked on, so none has data it did not
-// report.
+// each is parked on, so none has data it did not report.
 func (fr *fetchRequest) expire() {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()

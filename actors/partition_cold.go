@@ -53,6 +53,7 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 	before := part.bytes
 	done := func() {
 		p.b.coldBudgetCharge(part.bytes - before)
+		p.parkShort(m, part)
 		m.fr.partDone(m.round)
 	}
 	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > off })

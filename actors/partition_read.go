@@ -25,6 +25,7 @@ func (p *partition) fetch(m *fetchMsg) {
 	case off >= l.cacheStart():
 		p.b.metrics.cacheHits.Inc()
 		p.readCache(part, off)
+		p.parkShort(m, part)
 		m.fr.partDone(m.round)
 	default:
 		p.readCold(m, part, off)
@@ -32,6 +33,15 @@ func (p *partition) fetch(m *fetchMsg) {
 }
 
 func (p *partition) park(fr *fetchRequest, index int) { p.ref.park(fr, index) }
+
+// parkShort parks a long poll that got data here, but less than its min
+// bytes: more data on this partition may complete it, as in Kafka, and
+// the woken round reads this partition again, from the same offset.
+func (p *partition) parkShort(m *fetchMsg, part *fetchPart) {
+	if m.park && part.bytes > 0 && part.bytes < m.fr.minBytes {
+		p.park(m.fr, m.index)
+	}
+}
 
 // readCache collects cached batches from off up to the high watermark and the
 // partition's byte limit; the first batch is returned even if larger than the

@@ -361,3 +361,55 @@ func TestLongPollParksWithoutMessages(t *testing.T) {
 	}
 	idle("an expired fetch")
 }
+
+// A long poll whose partition has some data, less than min bytes, is woken
+// by more data on that partition and answers all of it, as Kafka does; it
+// does not wait out max wait and answer what it read first.
+func TestLongPollMinBytesFromOnePartition(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	admin := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression())) // the bytes counted are the bytes sent
+	createTopic(t, admin, "minb", 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	produce := func(i, size int) {
+		t.Helper()
+		if err := admin.ProduceSync(ctx, testRecord("minb", 0, i, size)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(0, 1000)
+	f := newSessionFetcher(t, n, "minb")
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.SessionEpoch = -1, -1
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 60_000, 50_000, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "minb"
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	type answer struct {
+		resp kmsg.Response
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := f.b.Request(ctx, req)
+		answered <- answer{resp, err}
+	}()
+	for i := 1; i <= 3; i++ {
+		produce(i, 20_000)
+	}
+	select {
+	case a := <-answered:
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		if got := f.answered(a.resp.(*kmsg.FetchResponse)); got[0] != 4 {
+			t.Fatalf("answered %v records, want all 4", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("60,000 bytes arrived, but the fetch waits on for max wait")
+	}
+}
