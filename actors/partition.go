@@ -226,13 +226,10 @@ func (p *partition) produce(m *produceMsg) {
 	}
 	if check.duplicate {
 		// A retry of a batch already written: answer with its offsets (and
-		// on a LogAppendTime topic its append time, while it is cached)
-		// once it is durable.
+		// on a LogAppendTime topic its append time) once it is durable.
 		appendTime := int64(-1)
-		if i := l.findCached(check.dup.baseOffset); m.config.logAppendTime && i >= 0 {
-			if c := l.live()[i]; c.base == check.dup.baseOffset && c.header.TimestampType() == 1 {
-				appendTime = c.header.MaxTimestamp
-			}
+		if m.config.logAppendTime {
+			appendTime = check.dup.appendTime
 		}
 		if check.dup.lastOffset < l.highWatermark {
 			m.pr.durable(m.slot, check.dup.baseOffset, l.logStartOffset, appendTime)

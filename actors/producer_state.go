@@ -15,6 +15,10 @@ type seqBatch struct {
 	firstSeq, lastSeq int32
 	baseOffset        int64
 	lastOffset        int64
+	// appendTime is the LogAppendTime stamped on the batch (unix ms), for
+	// the answer to a retry; -1 for a CreateTime batch, or one rebuilt
+	// from the metadata store's snapshot, which keeps no times.
+	appendTime int64
 }
 
 // producerEntry is one idempotent producer's state on one partition.
@@ -131,7 +135,11 @@ func (ps producerStates) record(h wire.BatchHeader, base, last, now int64) {
 	if l, ok := e.last(); ok && l.lastOffset >= last {
 		return // replaying something already known
 	}
-	e.add(seqBatch{firstSeq: h.BaseSequence, lastSeq: lastSeq, baseOffset: base, lastOffset: last})
+	appendTime := int64(-1)
+	if h.TimestampType() == 1 {
+		appendTime = h.MaxTimestamp
+	}
+	e.add(seqBatch{firstSeq: h.BaseSequence, lastSeq: lastSeq, baseOffset: base, lastOffset: last, appendTime: appendTime})
 }
 
 // expire forgets every producer last seen before cutoff (unix ms) and

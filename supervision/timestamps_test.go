@@ -80,15 +80,10 @@ func TestLogAppendTime(t *testing.T) {
 	}
 }
 
-// A retried idempotent batch on a LogAppendTime topic is answered with the
-// first write's offset and append time, not with a new time or -1.
-func TestLogAppendTimeDuplicate(t *testing.T) {
-	n := startNode(t, testConfig(t))
-	defer stopNode(t, n)
-	cl := newClient(t, n)
-	createTopic(t, cl, "stamped-retry", 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+// rawIdempotentBatch is a two-record batch of a new idempotent producer's
+// first sequence.
+func rawIdempotentBatch(t *testing.T, ctx context.Context, cl *kgo.Client) []byte {
+	t.Helper()
 	init, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl)
 	if err != nil || init.ErrorCode != 0 {
 		t.Fatalf("init producer id: %v %v", err, init)
@@ -98,17 +93,49 @@ func TestLogAppendTimeDuplicate(t *testing.T) {
 	binary.BigEndian.PutUint16(batch[51:], uint16(init.ProducerEpoch))
 	binary.BigEndian.PutUint32(batch[53:], 0) // first sequence
 	fixBatchCRC(batch)
-	first := rawProduce(t, n, "stamped-retry", batch)
-	time.Sleep(5 * time.Millisecond) // a new stamp would differ
-	retry := rawProduce(t, n, "stamped-retry", batch)
-	if first.ErrorCode != 0 || first.LogAppendTime <= 0 {
-		t.Fatalf("first write: %+v", first)
-	}
-	if retry.ErrorCode != 0 || retry.BaseOffset != first.BaseOffset || retry.LogAppendTime != first.LogAppendTime {
-		t.Fatalf("retry answered offset %d time %d (code %d), first write offset %d time %d", retry.BaseOffset, retry.LogAppendTime, retry.ErrorCode, first.BaseOffset, first.LogAppendTime)
+	return batch
+}
+
+// A retried idempotent batch on a LogAppendTime topic is answered with the
+// first write's offset and append time, not with a new time or -1: while
+// the batch is in the log cache, and after it has been uploaded and
+// evicted (the producer state keeps the time).
+func TestLogAppendTimeDuplicate(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LogCacheBytes = 1 // uploaded batches leave the cache at once
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	createTopic(t, cl, "stamped-retry", 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, evicted := range []bool{false, true} {
+		batch := rawIdempotentBatch(t, ctx, cl)
+		first := rawProduce(t, n, "stamped-retry", batch)
+		if first.ErrorCode != 0 || first.LogAppendTime <= 0 {
+			t.Fatalf("first write: %+v", first)
+		}
+		if evicted {
+			// Wait for the upload, then append once more: the partition
+			// evicts what is uploaded when it appends.
+			for deadline := time.Now().Add(30 * time.Second); countObjects(t, cfg.DataDir) == 0; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("nothing was uploaded")
+				}
+			}
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "stamped-retry", Value: []byte("after")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Millisecond) // a new stamp would differ
+		retry := rawProduce(t, n, "stamped-retry", batch)
+		if retry.ErrorCode != 0 || retry.BaseOffset != first.BaseOffset || retry.LogAppendTime != first.LogAppendTime {
+			t.Fatalf("evicted %v: retry answered offset %d time %d (code %d), first write offset %d time %d",
+				evicted, retry.BaseOffset, retry.LogAppendTime, retry.ErrorCode, first.BaseOffset, first.LogAppendTime)
+		}
 	}
 	end, err := kadm.NewClient(cl).ListEndOffsets(ctx, "stamped-retry")
-	if o, _ := end.Lookup("stamped-retry", 0); err != nil || o.Offset != 2 {
-		t.Fatalf("end offset %d (%v), want 2: the retry was written again", o.Offset, err)
+	if o, _ := end.Lookup("stamped-retry", 0); err != nil || o.Offset != 5 {
+		t.Fatalf("end offset %d (%v), want 5: a retry was written again", o.Offset, err)
 	}
 }
