@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -481,4 +482,89 @@ func runStoreFault(t *testing.T, fault storeFault) {
 			t.Errorf("%d restarts of %s actors", r, kind)
 		}
 	}
+}
+
+// replayLog records, per WAL file, the entries its replay found.
+type replayLog struct {
+	slog.Handler
+	mu      *sync.Mutex
+	entries map[string]int64
+	attrs   []slog.Attr // from WithAttrs
+}
+
+func (h replayLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "wal replayed" {
+		var path string
+		var entries int64
+		take := func(a slog.Attr) bool {
+			switch a.Key {
+			case "wal_path":
+				path = a.Value.String()
+			case "entries":
+				entries = a.Value.Int64()
+			}
+			return true
+		}
+		for _, a := range h.attrs {
+			take(a)
+		}
+		r.Attrs(take)
+		h.mu.Lock()
+		h.entries[filepath.Base(path)] = entries
+		h.mu.Unlock()
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// Enabled takes every record: the replay is logged at Info, below the
+// tests' level.
+func (h replayLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h replayLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	h.Handler = h.Handler.WithAttrs(attrs)
+	h.attrs = append(slices.Clip(h.attrs), attrs...)
+	return h
+}
+
+func (h replayLog) WithGroup(name string) slog.Handler {
+	h.Handler = h.Handler.WithGroup(name)
+	return h
+}
+
+// Two WAL shards (Config.WALShards; no flag sets it yet): partitions are
+// spread over both, and a restart after uploads never succeeded reads
+// every record back from the two WALs alone.
+func TestTwoWALShardsReplay(t *testing.T) {
+	cfg, faults := outageConfig(t)
+	cfg.WALShards = 2
+	cfg.WALCapacityBytes = 64 << 20
+	faults.Fail(errInjectedOutage)
+	n := startNode(t, cfg)
+	cl := newClient(t, n)
+	const partitions, perPartition, size = 4, 300, 1000
+	createTopic(t, cl, "sharded", partitions, nil)
+	produceAll(t, cl, "sharded", partitions, perPartition, size)
+	cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		t.Logf("shutdown with the store down: %v", err)
+	}
+	if objects := countObjects(t, cfg.DataDir); objects != 0 {
+		t.Fatalf("%d objects uploaded while every upload failed", objects)
+	}
+	faults.Recover()
+	replays := replayLog{Handler: cfg.Logger.Handler(), mu: &sync.Mutex{}, entries: map[string]int64{}}
+	cfg.Logger = slog.New(replays)
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	replays.mu.Lock()
+	if len(replays.entries) != 2 || replays.entries["wal-000.log"] == 0 || replays.entries["wal-001.log"] == 0 {
+		t.Errorf("entries replayed per WAL shard: %v; want both shards used", replays.entries)
+	}
+	replays.mu.Unlock()
+	consumeAll(t, n, "sharded", partitions, perPartition, size)
 }
