@@ -218,11 +218,8 @@ func TestRestartReadsFromObjects(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.UploadBytes = 1 << 20
 	n := startNode(t, cfg)
-	cl := newClient(t, n)
 	const partitions, perPartition, size = 4, 5000, 1024
-	createTopic(t, cl, "cold", partitions, nil)
-	produceAll(t, cl, "cold", partitions, perPartition, size)
-	cl.Close()
+	populate(t, n, "cold", partitions, perPartition, size)
 	stopNode(t, n)
 
 	objects := countObjects(t, cfg.DataDir)
@@ -237,6 +234,16 @@ func TestRestartReadsFromObjects(t *testing.T) {
 		t.Fatal("no fetch was served from objects")
 	}
 	t.Logf("read %d records back from %d objects", partitions*perPartition, objects)
+}
+
+// populate creates topic and produces perPartition records of size to each
+// partition with a client of its own.
+func populate(t *testing.T, n *Node, topic string, partitions int32, perPartition, size int) {
+	t.Helper()
+	cl := newClient(t, n)
+	defer cl.Close()
+	createTopic(t, cl, topic, partitions, nil)
+	produceAll(t, cl, topic, partitions, perPartition, size)
 }
 
 func countObjects(t *testing.T, dataDir string) int {

@@ -543,11 +543,8 @@ func TestTwoWALShardsReplay(t *testing.T) {
 	cfg.WALCapacityBytes = 64 << 20
 	faults.Fail(errInjectedOutage)
 	n := startNode(t, cfg)
-	cl := newClient(t, n)
 	const partitions, perPartition, size = 4, 300, 1000
-	createTopic(t, cl, "sharded", partitions, nil)
-	produceAll(t, cl, "sharded", partitions, perPartition, size)
-	cl.Close()
+	populate(t, n, "sharded", partitions, perPartition, size)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := n.Shutdown(ctx); err != nil {
