@@ -147,14 +147,9 @@ func TestFetchSessions(t *testing.T) {
 	admin := newClient(t, n)
 	createTopic(t, admin, "fs", 3, nil)
 	produceRange(t, admin, "fs", 2, 0, 5, 100) // p0 and p1: 5 records each; p2 empty
-	produceOne := func(p int32, i int) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := admin.ProduceSync(ctx, testRecord("fs", p, i, 100)).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	produce := func(p int32, i int) { produceOne(t, ctx, admin, "fs", p, i, 100) }
 	f := newSessionFetcher(t, n, "fs")
 	expect := func(step string, resp *kmsg.FetchResponse, session int32, want map[int32]int) {
 		t.Helper()
@@ -176,13 +171,13 @@ func TestFetchSessions(t *testing.T) {
 
 	// A record on p2: the answer names p2 alone, though the request named
 	// no partition.
-	produceOne(2, 0)
+	produce(2, 0)
 	expect("new on p2", f.fetch(id, 2, nil, nil, 1<<20, 5*time.Second), id, map[int32]int{2: 1})
 
 	// Forget p1: its next record is not answered.
 	expect("forget p1", f.fetch(id, 3, []fetchAt{{2, 1}}, []int32{1}, 1<<20, 50*time.Millisecond), id, map[int32]int{})
-	produceOne(1, 5)
-	produceOne(0, 5)
+	produce(1, 5)
+	produce(0, 5)
 	expect("after forgetting p1", f.fetch(id, 4, nil, nil, 1<<20, 5*time.Second), id, map[int32]int{0: 1})
 
 	// A repeated epoch is refused, and the session stays usable.
@@ -362,6 +357,43 @@ func TestLongPollParksWithoutMessages(t *testing.T) {
 	idle("an expired fetch")
 }
 
+// fetchAnswer is the outcome of a fetch sent in the background.
+type fetchAnswer struct {
+	resp *kmsg.FetchResponse
+	err  error
+}
+
+// longPoll sends, in the background, a fetch outside any session from
+// offset 0 of partitions, for min bytes and up to a minute of max wait.
+func (f *sessionFetcher) longPoll(ctx context.Context, minBytes int32, partitions ...int32) <-chan fetchAnswer {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.SessionEpoch = -1, -1
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 60_000, minBytes, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = f.topic
+	for _, p := range partitions {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes = p, 1<<20
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	answered := make(chan fetchAnswer, 1)
+	go func() {
+		resp, err := f.b.Request(ctx, req)
+		fresp, _ := resp.(*kmsg.FetchResponse)
+		answered <- fetchAnswer{fresp, err}
+	}()
+	return answered
+}
+
+// produceOne produces record i of partition p and waits for its ack.
+func produceOne(t *testing.T, ctx context.Context, cl *kgo.Client, topic string, p int32, i, size int) {
+	t.Helper()
+	if err := cl.ProduceSync(ctx, testRecord(topic, p, i, size)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A long poll whose partition has some data, less than min bytes, is woken
 // by more data on that partition and answers all of it, as Kafka does; it
 // does not wait out max wait and answer what it read first.
@@ -372,32 +404,10 @@ func TestLongPollMinBytesFromOnePartition(t *testing.T) {
 	createTopic(t, admin, "minb", 1, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	produce := func(i, size int) {
-		t.Helper()
-		if err := admin.ProduceSync(ctx, testRecord("minb", 0, i, size)).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produce := func(i, size int) { produceOne(t, ctx, admin, "minb", 0, i, size) }
 	produce(0, 1000)
 	f := newSessionFetcher(t, n, "minb")
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID, req.SessionEpoch = -1, -1
-	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 60_000, 50_000, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "minb"
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	type answer struct {
-		resp kmsg.Response
-		err  error
-	}
-	answered := make(chan answer, 1)
-	go func() {
-		resp, err := f.b.Request(ctx, req)
-		answered <- answer{resp, err}
-	}()
+	answered := f.longPoll(ctx, 50_000, 0)
 	for i := 1; i <= 3; i++ {
 		produce(i, 20_000)
 	}
@@ -406,10 +416,54 @@ func TestLongPollMinBytesFromOnePartition(t *testing.T) {
 		if a.err != nil {
 			t.Fatal(a.err)
 		}
-		if got := f.answered(a.resp.(*kmsg.FetchResponse)); got[0] != 4 {
+		if got := f.answered(a.resp); got[0] != 4 {
 			t.Fatalf("answered %v records, want all 4", got)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("60,000 bytes arrived, but the fetch waits on for max wait")
+	}
+}
+
+// A long poll woken by one partition reads that partition again, not the
+// others: here p0 had data below min bytes and parked the fetch, p1 was
+// empty; records on p1 wake the fetch, and p0's actor is not asked twice.
+func TestWokenFetchReadsOnlyTheWoken(t *testing.T) {
+	cfg := testConfig(t)
+	// No uploads, retention or compaction: p0's actor gets fetch messages only.
+	cfg.UploadInterval, cfg.UploadBytes = time.Hour, 1<<30
+	cfg.RetentionCheckInterval, cfg.CompactionInterval = time.Hour, time.Hour
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	admin := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	createTopic(t, admin, "woken", 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	produce := func(p int32, i, size int) { produceOne(t, ctx, admin, "woken", p, i, size) }
+	produce(0, 0, 1000)
+	f := newSessionFetcher(t, n, "woken")
+	before := partitionMessages(n, "woken")["0"]
+	answered := f.longPoll(ctx, 50_000, 0, 1)
+	// p0 answers the first round (below min bytes) and parks the fetch.
+	for deadline := time.Now().Add(10 * time.Second); partitionMessages(n, "woken")["0"] == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("p0 never got the fetch")
+		}
+	}
+	for i := range 3 {
+		produce(1, i, 20_000)
+	}
+	select {
+	case a := <-answered:
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		if got := f.answered(a.resp); got[0] != 1 || got[1] != 3 {
+			t.Fatalf("answered %v, want 1 record of p0 and 3 of p1", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the fetch was not answered when min bytes arrived")
+	}
+	if asked := partitionMessages(n, "woken")["0"] - before; asked != 1 {
+		t.Fatalf("p0's actor handled %d messages for one fetch woken by p1", asked)
 	}
 }
