@@ -61,17 +61,15 @@ type fetchRequest struct {
 	// it, so that a thousand partitions answering at once do not queue on
 	// mu; only the last one takes it.
 	pending atomic.Int32
-	woken   int  // guarded by mu: parts woken since their last read
 	expired bool // guarded by mu: max wait has passed
-	done    bool // guarded by mu
 	timer   *time.Timer
-	// answered mirrors done for readers without mu: a partition pruning
-	// its parked list holds its park lock, which a fetch holding mu may
-	// be waiting for.
-	answered atomic.Bool
+	// done is set, under mu, when the answer is sent. It is an atomic so
+	// that a partition pruning its parked list (under its park lock,
+	// which a fetch holding mu may be waiting for) can read it without mu.
+	done atomic.Bool
 }
 
-func (fr *fetchRequest) finished() bool { return fr.answered.Load() }
+func (fr *fetchRequest) finished() bool { return fr.done.Load() }
 
 // startRound sends a read to every live partition (all), or to the woken
 // ones. A partition the fetch is at the high watermark of has nothing to
@@ -95,7 +93,6 @@ func (fr *fetchRequest) startRound(park, all bool) {
 		}
 		n++
 	}
-	fr.woken = 0
 	fr.pending.Store(n)
 	if n == 0 {
 		fr.roundDoneLocked()
@@ -118,7 +115,7 @@ func (fr *fetchRequest) partDone(round int) {
 	}
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
-	if fr.done || round != fr.round {
+	if fr.done.Load() || round != fr.round {
 		// A wake that found the count at zero has started the next round
 		// already (or max wait has answered the fetch).
 		return
@@ -129,15 +126,16 @@ func (fr *fetchRequest) partDone(round int) {
 // roundDoneLocked answers the fetch, reads the woken partitions, or waits.
 // Called with mu held, once per round.
 func (fr *fetchRequest) roundDoneLocked() {
-	total, failed := 0, false
+	total, failed, woken := 0, false, false
 	for i := range fr.parts {
 		total += fr.parts[i].bytes
 		failed = failed || fr.parts[i].code != 0
+		woken = woken || fr.parts[i].woken
 	}
 	switch {
 	case total >= fr.minBytes || failed || fr.expired || fr.maxWait <= 0:
 		fr.finishLocked()
-	case fr.woken > 0:
+	case woken:
 		fr.startRound(true, false)
 	case fr.timer == nil:
 		fr.timer = time.AfterFunc(fr.maxWait-time.Since(fr.r.Received), fr.expire)
@@ -150,13 +148,10 @@ func (fr *fetchRequest) roundDoneLocked() {
 func (fr *fetchRequest) wake(index int) {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
-	if fr.done {
+	if fr.done.Load() {
 		return
 	}
-	if part := &fr.parts[index]; !part.woken {
-		part.woken = true
-		fr.woken++
-	}
+	fr.parts[index].woken = true
 	if fr.pending.Load() > 0 {
 		return // partDone starts the next round
 	}
@@ -168,7 +163,7 @@ func (fr *fetchRequest) wake(index int) {
 func (fr *fetchRequest) expire() {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
-	if fr.done {
+	if fr.done.Load() {
 		return
 	}
 	fr.expired = true
@@ -183,8 +178,7 @@ func (fr *fetchRequest) expire() {
 // copied: the frame references the log cache's and block cache's batches
 // (see wire.AppendFetchFrame), which never change once written.
 func (fr *fetchRequest) finishLocked() {
-	fr.done = true
-	fr.answered.Store(true)
+	fr.done.Store(true)
 	if fr.timer != nil {
 		fr.timer.Stop()
 	}
