@@ -53,7 +53,7 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 	before := part.bytes
 	done := func() {
 		p.b.coldBudgetCharge(part.bytes - before)
-		p.parkShort(m, part)
+		p.parkUnmet(m, part)
 		m.fr.partDone(m.round)
 	}
 	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > off })
@@ -62,7 +62,7 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 		data, ok := p.b.blocks.Get(blockKey(rng))
 		if !ok {
 			p.b.metrics.cacheMisses.Inc()
-			p.readahead(i, m, part.bytes == 0)
+			p.readahead(i)
 			done()
 			return
 		}
@@ -157,7 +157,7 @@ func (p *partition) takeBatches(part *fetchPart, rng objectRange, block []byte, 
 // readahead loads the block at index i (a miss) and the window after it. A
 // miss where the previous readahead ended is sequential and doubles the
 // window; any other miss starts again from one block.
-func (p *partition) readahead(i int, m *fetchMsg, wait bool) {
+func (p *partition) readahead(i int) {
 	l := p.log
 	if l.objects[i].first == l.readaheadNext && l.readaheadWindow > 0 {
 		l.readaheadWindow = min(2*l.readaheadWindow, p.b.readaheadCap())
@@ -166,11 +166,6 @@ func (p *partition) readahead(i int, m *fetchMsg, wait bool) {
 	}
 	if wasted := p.b.blocks.Wasted(p.ref.stream); wasted > 0 {
 		l.readaheadWindow = max(1, l.readaheadWindow/2) // a load takes one block at least
-	}
-	if wait && m.park {
-		// Woken when a load for this partition completes (coldLoadedMsg)
-		// or new tail data arrives; else it ends at its max wait.
-		p.park(m.fr, m.index)
 	}
 	p.load(i, l.readaheadWindow, 1)
 }

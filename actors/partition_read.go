@@ -18,28 +18,26 @@ func (p *partition) fetch(m *fetchMsg) {
 		part.code = kerr.OffsetOutOfRange.Code
 		m.fr.partDone(m.round)
 	case off == l.highWatermark:
-		if m.park {
-			p.park(m.fr, m.index)
-		}
+		p.parkUnmet(m, part)
 		m.fr.partDone(m.round)
 	case off >= l.cacheStart():
 		p.b.metrics.cacheHits.Inc()
 		p.readCache(part, off)
-		p.parkShort(m, part)
+		p.parkUnmet(m, part)
 		m.fr.partDone(m.round)
 	default:
 		p.readCold(m, part, off)
 	}
 }
 
-func (p *partition) park(fr *fetchRequest, index int) { p.ref.park(fr, index) }
-
-// parkShort parks a long poll that got data here, but less than its min
-// bytes: more data on this partition may complete it, as in Kafka, and
-// the woken round reads this partition again, from the same offset.
-func (p *partition) parkShort(m *fetchMsg, part *fetchPart) {
-	if m.park && part.bytes > 0 && part.bytes < m.fr.minBytes {
-		p.park(m.fr, m.index)
+// parkUnmet parks a long poll on this partition when what it read here
+// does not meet the fetch's min bytes on its own: nothing yet, a block
+// still loading, or less data than min bytes. New data, or the load's
+// completion, wakes the fetch, and the woken round reads this partition
+// again from the same offset (as Kafka counts new data toward min bytes).
+func (p *partition) parkUnmet(m *fetchMsg, part *fetchPart) {
+	if m.park && part.code == 0 && part.bytes < m.fr.minBytes {
+		p.ref.park(m.fr, m.index)
 	}
 }
 
