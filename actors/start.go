@@ -43,25 +43,40 @@ func (b *Broker) Start(ctx context.Context) error {
 	start := time.Now()
 	for shard, w := range d.WALs {
 		err := w.Replay(func(end wal.Position, e wal.Entry) error {
-			l := logs[e.Stream]
-			if l == nil || e.BaseOffset < l.nextOffset {
-				return nil // deleted topic, or already in an object
+			if logs[e.Stream] == nil {
+				return nil // a deleted topic
 			}
 			h, err := wire.ParseBatchHeader(e.Data)
 			if err != nil {
 				return fmt.Errorf("actors: replay: stream %d offset %d: %w", e.Stream, e.BaseOffset, err)
 			}
-			last := e.BaseOffset + int64(h.LastOffsetDelta)
-			l.appendBatch(cachedBatch{base: e.BaseOffset, last: last, header: h, data: e.Data})
-			l.nextOffset, l.highWatermark = last+1, last+1
 			recovered = append(recovered, replayed{shard: shard, end: end, entry: e, header: h})
-			replayedBytes += int64(len(e.Data))
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("actors: replay WAL shard %d: %w", shard, err)
 		}
 	}
+	// A partition's entries are in one shard unless the shard count
+	// changed between runs; then its older entries may sit in a higher
+	// shard than its newer ones. Offset order puts each back in place.
+	sort.SliceStable(recovered, func(i, j int) bool {
+		x, y := recovered[i].entry, recovered[j].entry
+		return x.Stream < y.Stream || x.Stream == y.Stream && x.BaseOffset < y.BaseOffset
+	})
+	kept := recovered[:0]
+	for _, r := range recovered {
+		l, e := logs[r.entry.Stream], r.entry
+		if e.BaseOffset < l.nextOffset {
+			continue // already in an object
+		}
+		last := e.BaseOffset + int64(r.header.LastOffsetDelta)
+		l.appendBatch(cachedBatch{base: e.BaseOffset, last: last, header: r.header, data: e.Data})
+		l.nextOffset, l.highWatermark = last+1, last+1
+		replayedBytes += int64(len(e.Data))
+		kept = append(kept, r)
+	}
+	recovered = kept
 	b.log.Info("WAL replayed", "entries", len(recovered), "bytes", replayedBytes, "took", time.Since(start).Round(time.Millisecond))
 	for _, l := range logs {
 		b.cacheBytes.Add(l.cacheBytes)
@@ -178,11 +193,14 @@ func (b *Broker) spawnServices() error {
 	return nil
 }
 
-// handOver gives replayed entries to the uploader, grouped per shard in WAL
-// order, as if the shards had just written them.
+// handOver gives replayed entries to the uploader, grouped per shard, as if
+// the shards had just written them. One message carries every shard's part,
+// so that no upload the uploader starts in between takes a partition's newer
+// entries without its older ones in another shard.
 func (b *Broker) handOver(recovered []replayed) {
 	snap := b.reg.load()
 	byShard := make(map[int]*walWrittenMsg)
+	var all replayedMsg
 	for _, r := range recovered {
 		ref := snap.byStream[r.entry.Stream]
 		if ref == nil {
@@ -192,13 +210,12 @@ func (b *Broker) handOver(recovered []replayed) {
 		if m == nil {
 			m = &walWrittenMsg{shard: r.shard}
 			byShard[r.shard] = m
+			all = append(all, m)
 		}
 		m.end = max(m.end, r.end)
 		m.items = append(m.items, &walAppendMsg{ref: ref, entry: r.entry, header: r.header})
 	}
-	for _, m := range byShard {
-		b.send(b.upload, m)
-	}
+	b.send(b.upload, all)
 }
 
 // Stop uploads what is pending (bounded by ctx) so a clean restart replays

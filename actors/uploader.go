@@ -22,6 +22,8 @@ type (
 		end   wal.Position
 		items []*walAppendMsg
 	}
+	// replayedMsg: what the WAL shards held at start-up, not yet uploaded.
+	replayedMsg   []*walWrittenMsg
 	uploadTickMsg struct{}
 	// uploadKickMsg lands behind every walWrittenMsg queued before it, so
 	// the upload it starts takes the whole backlog, not just the first
@@ -61,17 +63,9 @@ func (u *uploader) Receive(ctx actor.Context) {
 		u.self = ctx.Self()
 		u.arm(u.b.cfg.UploadInterval / 4)
 	case *walWrittenMsg:
-		if len(u.pending) == 0 {
-			u.oldest = time.Now()
-		}
-		u.pending = append(u.pending, m)
-		for _, it := range m.items {
-			u.bytes += int64(len(it.entry.Data))
-		}
-		if u.bytes >= u.b.cfg.UploadBytes && !u.kicked {
-			u.kicked = true
-			ctx.Send(u.self, uploadKickMsg{})
-		}
+		u.add(ctx, m)
+	case replayedMsg:
+		u.add(ctx, m...)
 	case uploadKickMsg:
 		u.kicked = false
 		u.try()
@@ -86,6 +80,24 @@ func (u *uploader) Receive(ctx actor.Context) {
 			err = u.upload()
 		}
 		m.Done <- err
+	}
+}
+
+// add queues durable WAL data for the next upload, and starts one when
+// UploadBytes are queued.
+func (u *uploader) add(ctx actor.Context, written ...*walWrittenMsg) {
+	if len(u.pending) == 0 {
+		u.oldest = time.Now()
+	}
+	for _, m := range written {
+		u.pending = append(u.pending, m)
+		for _, it := range m.items {
+			u.bytes += int64(len(it.entry.Data))
+		}
+	}
+	if u.bytes >= u.b.cfg.UploadBytes && !u.kicked {
+		u.kicked = true
+		ctx.Send(u.self, uploadKickMsg{})
 	}
 }
 

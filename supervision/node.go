@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -121,12 +122,23 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	} else {
 		storeURL = fmt.Sprintf("%T", store)
 	}
+	shards, err := walShardsOnDisk(filepath.Join(cfg.DataDir, "wal"))
+	if err != nil {
+		return nil, fmt.Errorf("supervision: WAL dir: %w", err)
+	}
+	if shards > cfg.WALShards {
+		// A shard left out would not be replayed: what it holds beyond its
+		// trim point would be lost. The data dir keeps the larger count.
+		n.log.Warn("the data dir has more WAL shards than configured; opening all of them", "configured", cfg.WALShards, "on_disk", shards)
+		cfg.WALShards = shards
+		n.cfg.WALShards = shards
+	}
 	for i := 0; i < cfg.WALShards; i++ {
 		trim, err := n.meta.WALTrim(i)
 		if err != nil {
 			return nil, fmt.Errorf("supervision: WAL trim point: %w", err)
 		}
-		opts := wal.Options{Path: filepath.Join(cfg.DataDir, "wal", fmt.Sprintf("wal-%03d.log", i)), CapacityBytes: cfg.WALCapacityBytes, Logger: cfg.Logger}
+		opts := wal.Options{Path: filepath.Join(cfg.DataDir, "wal", walFile(i)), CapacityBytes: cfg.WALCapacityBytes, Logger: cfg.Logger}
 		w, err := wal.Open(opts, wal.Position(trim))
 		if err != nil {
 			return nil, fmt.Errorf("supervision: WAL shard %d: %w", i, err)
@@ -182,6 +194,29 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.log.Info("floe serving", "listen", n.net.Addr().String(), "advertise", net.JoinHostPort(host, strconv.Itoa(int(port))), "data_dir", cfg.DataDir, "object_store", storeURL)
 	return n, nil
+}
+
+// walFile is the name of WAL shard i's file.
+func walFile(i int) string { return fmt.Sprintf("wal-%03d.log", i) }
+
+// walShardsOnDisk returns one more than the highest shard number among the
+// WAL files in dir, or 0 when there are none.
+func walShardsOnDisk(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	shards := 0
+	for _, e := range entries {
+		var i int
+		if _, err := fmt.Sscanf(e.Name(), "wal-%d.log", &i); err == nil && i >= 0 && e.Name() == walFile(i) {
+			shards = max(shards, i+1)
+		}
+	}
+	return shards, nil
 }
 
 func advertised(adv string, bound net.Addr) (string, int32, error) {

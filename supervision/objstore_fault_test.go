@@ -565,3 +565,48 @@ func TestTwoWALShardsReplay(t *testing.T) {
 	replays.mu.Unlock()
 	consumeAll(t, n, "sharded", partitions, perPartition, size)
 }
+
+// TestWALShardCountChanges restarts a broker whose uploads all fail with
+// first more WAL shards and then fewer than the data dir was written with.
+// With more, some partitions move to another shard and keep older entries
+// in a higher shard than their newer ones; with fewer, the shards left out
+// must still be opened and replayed. Every record comes back in order.
+func TestWALShardCountChanges(t *testing.T) {
+	cfg, faults := outageConfig(t)
+	cfg.WALShards = 2
+	faults.Fail(errInjectedOutage)
+	const partitions, half, size = 4, 150, 1000
+	n := startNode(t, cfg)
+	populate(t, n, "resharded", partitions, half, size)
+	shutdownDown := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Logf("shutdown with the store down: %v", err)
+		}
+	}
+	shutdownDown()
+
+	// Three shards: stream s moves from shard s%2 to s%3, so stream 3's
+	// first half is in shard 1 and its second half in shard 0.
+	cfg.WALShards = 3
+	n = startNode(t, cfg)
+	produceRange(t, newClient(t, n), "resharded", partitions, half, 2*half, size)
+	shutdownDown()
+	if objects := countObjects(t, cfg.DataDir); objects != 0 {
+		t.Fatalf("%d objects uploaded while every upload failed", objects)
+	}
+
+	faults.Recover()
+	cfg.WALShards = 1
+	replays := replayLog{Handler: cfg.Logger.Handler(), mu: &sync.Mutex{}, entries: map[string]int64{}}
+	cfg.Logger = slog.New(replays)
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	replays.mu.Lock()
+	if len(replays.entries) != 3 || replays.entries["wal-002.log"] == 0 {
+		t.Errorf("entries replayed per WAL shard: %v; want all three shards on disk replayed", replays.entries)
+	}
+	replays.mu.Unlock()
+	consumeAll(t, n, "resharded", partitions, 2*half, size)
+}
