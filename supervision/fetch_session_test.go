@@ -467,3 +467,36 @@ func TestWokenFetchReadsOnlyTheWoken(t *testing.T) {
 		t.Fatalf("p0's actor handled %d messages for one fetch woken by p1", asked)
 	}
 }
+
+// A long poll whose offset is only in object storage parks on the block's
+// load and answers when the block is in: the miss answers nothing at once,
+// and the load's completion, not max wait, brings the records.
+func TestLongPollWaitsForColdLoad(t *testing.T) {
+	cfg := testConfig(t)
+	n := startNode(t, cfg)
+	populate(t, n, "coldpoll", 1, 100, 1000)
+	stopNode(t, n) // uploads everything
+	if countObjects(t, cfg.DataDir) == 0 {
+		t.Fatal("nothing was uploaded")
+	}
+	cfg.LogCacheBytes = 1 // nothing is served from memory
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := newSessionFetcher(t, n, "coldpoll")
+	select {
+	case a := <-f.longPoll(ctx, 1, 0):
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		if got := f.answered(a.resp); got[0] <= 0 {
+			t.Fatalf("answered %v records from the loaded block", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the block is loaded, but the fetch waits on for max wait")
+	}
+	if n.Broker().ColdReads() == 0 {
+		t.Fatal("no fetch was served from objects")
+	}
+}
