@@ -70,7 +70,7 @@ func (p *partition) listOffset(m *listOffsetMsg) {
 	// earliest local (KIP-405: everything floe serves counts as local),
 	// latest tiered (the last offset in objects), earliest pending upload
 	// (KIP-1023: the first offset not yet in objects).
-	const latest, earliest, maxTimestamp, earliestLocal, latestTiered, earliestPending = -1, -2, -3, -4, -5, -6
+	const latest, earliest, earliestLocal, latestTiered, earliestPending = -1, -2, -4, -5, -6
 	switch m.timestamp {
 	case latest:
 		m.lr.done(m.slot, 0, l.highWatermark, -1)
@@ -89,25 +89,8 @@ func (p *partition) listOffset(m *listOffsetMsg) {
 		}
 		return
 	case maxTimestamp:
-		// KIP-734: the first record with the largest timestamp, which is
-		// the first record at or after that timestamp.
-		best := int64(-1)
-		for _, o := range l.objects {
-			if o.end > l.logStartOffset {
-				best = max(best, o.maxTimestamp)
-			}
-		}
-		for _, c := range l.live() {
-			if c.base >= l.highWatermark {
-				break
-			}
-			best = max(best, c.header.MaxTimestamp)
-		}
-		if best < 0 {
-			m.lr.done(m.slot, 0, -1, -1)
-			return
-		}
-		m.target = best
+		p.lookupMaxTimestamp(m)
+		return
 	default:
 		if m.timestamp < 0 {
 			m.lr.done(m.slot, kerr.InvalidRequest.Code, -1, -1)

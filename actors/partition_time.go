@@ -22,6 +22,90 @@ const lookupTimeout = coldLoadTimeout + 5*time.Second
 // the load going on).
 const maxLookupLoads = 4
 
+// maxTimestamp is the ListOffsets timestamp that asks for the record with
+// the largest timestamp (KIP-734).
+const maxTimestamp = -3
+
+// lookupMaxTimestamp answers KIP-734's max timestamp: the first record at
+// or after the log start with the largest timestamp. The object index and
+// the cached batch headers give each range's and batch's largest time,
+// which is the answer's time unless the log start cuts the range or batch
+// that holds it (DeleteRecords or retention moved it past some of its
+// records): that one range is read from its block, and the batch the log
+// start falls in record by record. The first record at the largest time is
+// then found as for a timestamp lookup.
+func (p *partition) lookupMaxTimestamp(m *listOffsetMsg) {
+	l := p.log
+	from, cacheStart := l.logStartOffset, l.cacheStart()
+	best, cut := int64(-1), -1
+	for i, o := range l.objects {
+		switch {
+		case o.end <= from:
+		case o.first < from:
+			cut = i
+		default:
+			best = max(best, o.maxTimestamp)
+		}
+	}
+	// The batch the log start falls in answers itself when it holds the
+	// largest time: it comes before every other record.
+	cutOff, cutTs, cutFound := int64(-1), int64(-1), false
+	take := func(data []byte, h wire.BatchHeader) {
+		switch {
+		case h.LastOffset() < from:
+		case h.BaseOffset >= from:
+			best = max(best, h.MaxTimestamp)
+		default:
+			off, ts, ok, err := wire.MaxTimeFrom(data, h, from)
+			if err != nil {
+				// A producer's malformed compressed batch, as in
+				// recordAtTime: its first offset here stands in.
+				off, ts, ok = from, h.MaxTimestamp, true
+			}
+			if ok && (!cutFound || ts > cutTs) {
+				cutOff, cutTs, cutFound = off, ts, true
+			}
+		}
+	}
+	for _, c := range l.live() {
+		if c.base >= l.highWatermark {
+			break
+		}
+		take(c.data, c.header)
+	}
+	if cut >= 0 && l.objects[cut].first < cacheStart && l.objects[cut].maxTimestamp > max(best, cutTs) {
+		rng := l.objects[cut]
+		block, ok := p.b.blocks.Get(blockKey(rng))
+		if !ok {
+			p.awaitBlock(m, cut)
+			return
+		}
+		for pos := 0; pos < len(block); {
+			size, err := objformat.BatchSizeAt(block, pos)
+			var h wire.BatchHeader
+			if err == nil {
+				h, err = wire.ParseBatchHeader(block[pos : pos+size])
+			}
+			if err != nil {
+				p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
+				m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
+				return
+			}
+			take(block[pos:pos+size], h)
+			pos += size
+		}
+	}
+	switch {
+	case cutFound && cutTs >= best:
+		m.lr.done(m.slot, 0, cutOff, cutTs)
+	case best < 0:
+		m.lr.done(m.slot, 0, -1, -1)
+	default:
+		m.target = best
+		p.lookupTime(m)
+	}
+}
+
 // lookupTime answers m with the first offset at or after the log start whose
 // record has a timestamp of at least m.target, and that record's timestamp,
 // as Kafka does: the object index and the cached batches' headers say which
@@ -136,7 +220,11 @@ func (p *partition) retryLookups(loadFailed bool) {
 			m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
 			continue
 		}
-		p.lookupTime(m)
+		if m.timestamp == maxTimestamp {
+			p.lookupMaxTimestamp(m)
+		} else {
+			p.lookupTime(m)
+		}
 	}
 }
 

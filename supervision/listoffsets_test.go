@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -126,6 +127,53 @@ func TestListOffsetsByTimestampExact(t *testing.T) {
 	if n.Broker().ColdReads() == 0 {
 		t.Fatal("no lookup read an object block")
 	}
+}
+
+// KIP-734 after DeleteRecords: the largest timestamp is that of the
+// records left. The log start here cuts the batch and the object range of
+// the two records with the largest time, whose headers and index entries
+// still carry it; the answer is the largest time after the cut, from the
+// log cache and, after a restart, from objects.
+func TestListOffsetsMaxTimestampAfterDeleteRecords(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.UploadBytes = 64 << 10
+	n := startNode(t, cfg)
+	const topic, cutAt = "times-cut", 1501
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.ProducerLinger(20*time.Millisecond))
+	createTopic(t, cl, topic, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 0; i < timesRecords; i++ {
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("record %d", i)), Timestamp: time.UnixMilli(timesRecordTs(i))}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cut := kadm.Offsets{}
+	cut.Add(kadm.Offset{Topic: topic, Partition: 0, At: cutAt})
+	if resp, err := kadm.NewClient(cl).DeleteRecords(ctx, cut); err != nil || resp.Error() != nil {
+		t.Fatalf("delete records: %v %v", err, resp.Error())
+	}
+	wantOff, wantTs := int64(-1), int64(-1)
+	for i := cutAt; i < timesRecords; i++ {
+		if ts := timesRecordTs(i); ts > wantTs {
+			wantOff, wantTs = int64(i), ts
+		}
+	}
+	check := func(where string) {
+		t.Helper()
+		if off, ts := listOffsetAt(t, cl, topic, -3); off != wantOff || ts != wantTs {
+			t.Errorf("%s: max timestamp at offset %d %+d ms, want %d %+d ms", where, off, ts-testEpochMillis, wantOff, wantTs-testEpochMillis)
+		}
+	}
+	check("from the log cache")
+	stopNode(t, n)
+
+	cfg.LogCacheBytes = 1
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	cl = newClient(t, n)
+	check("from objects")
 }
 
 // A lookup whose block cannot be read answers KAFKA_STORAGE_ERROR as soon

@@ -120,6 +120,24 @@ func FuzzRecordAtTime(f *testing.F) {
 		case !ok && (off != -1 || ts != -1):
 			t.Fatalf("no answer but (%d, %d)", off, ts)
 		}
+		off, ts, ok, err = MaxTimeFrom(b, h, from)
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrCorruptBatch) {
+				t.Fatalf("max: unexpected error kind: %v", err)
+			}
+		case ok && (off < from || off < h.BaseOffset || off > h.LastOffset()):
+			t.Fatalf("max: answer (%d, %d) for from %d in batch %d-%d", off, ts, from, h.BaseOffset, h.LastOffset())
+		case ok && h.TimestampType() == 0 && from <= h.BaseOffset && ts <= h.MaxTimestamp:
+			// Every record counts: the first at the largest time is
+			// what a lookup of that time finds (unless the header
+			// understates the largest time: lookups trust headers).
+			if o2, t2, ok2, err2 := RecordAtTime(b, h, from, ts); err2 != nil || !ok2 || o2 != off || t2 != ts {
+				t.Fatalf("max (%d, %d) but a lookup of its time gives (%d, %d, %v, %v)", off, ts, o2, t2, ok2, err2)
+			}
+		case !ok && (off != -1 || ts != -1 || h.LastOffset() >= max(from, h.BaseOffset)):
+			t.Fatalf("max: no answer but (%d, %d) for from %d in batch %d-%d", off, ts, from, h.BaseOffset, h.LastOffset())
+		}
 	})
 }
 

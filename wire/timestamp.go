@@ -31,8 +31,8 @@ const MaxDecompressedRecords = 256 << 20
 // not, and it may have been read back from storage: a record that runs past
 // its batch is ErrCorruptBatch, never a panic.
 func RecordAtTime(batch []byte, h BatchHeader, from, target int64) (offset, timestamp int64, ok bool, err error) {
-	if h.NumRecords < 1 || h.LastOffsetDelta != h.NumRecords-1 || h.BaseOffset < 0 || h.LastOffset() < h.BaseOffset {
-		return -1, -1, false, &invalidBatchError{fmt.Sprintf("offsets %d to %d with %d records", h.BaseOffset, h.LastOffset(), h.NumRecords)}
+	if err := checkOffsets(h); err != nil {
+		return -1, -1, false, err
 	}
 	if h.MaxTimestamp < target || h.LastOffset() < from {
 		return -1, -1, false, nil
@@ -40,12 +40,66 @@ func RecordAtTime(batch []byte, h BatchHeader, from, target int64) (offset, time
 	if h.TimestampType() == 1 {
 		return max(from, h.BaseOffset), h.MaxTimestamp, true, nil
 	}
+	offset, timestamp = -1, -1
+	err = eachRecordTime(batch, h, func(off, ts int64) bool {
+		if off >= from && ts >= target {
+			offset, timestamp, ok = off, ts, true
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return -1, -1, false, err
+	}
+	return offset, timestamp, ok, nil
+}
+
+// MaxTimeFrom finds, in one record batch, the first record at offset from
+// or later with the largest timestamp among those records: what ListOffsets
+// for the max timestamp (KIP-734) needs of a batch that the log start
+// offset cuts, whose header's largest timestamp may belong to a deleted
+// record. ok is false when no record is at or after from. Errors are those
+// of RecordAtTime.
+func MaxTimeFrom(batch []byte, h BatchHeader, from int64) (offset, timestamp int64, ok bool, err error) {
+	if err := checkOffsets(h); err != nil {
+		return -1, -1, false, err
+	}
+	if h.LastOffset() < from {
+		return -1, -1, false, nil
+	}
+	if h.TimestampType() == 1 {
+		return max(from, h.BaseOffset), h.MaxTimestamp, true, nil
+	}
+	offset, timestamp = -1, -1
+	err = eachRecordTime(batch, h, func(off, ts int64) bool {
+		if off >= from && (!ok || ts > timestamp) {
+			offset, timestamp, ok = off, ts, true
+		}
+		return true
+	})
+	if err != nil {
+		return -1, -1, false, err
+	}
+	return offset, timestamp, ok, nil
+}
+
+func checkOffsets(h BatchHeader) error {
+	if h.NumRecords < 1 || h.LastOffsetDelta != h.NumRecords-1 || h.BaseOffset < 0 || h.LastOffset() < h.BaseOffset {
+		return &invalidBatchError{fmt.Sprintf("offsets %d to %d with %d records", h.BaseOffset, h.LastOffset(), h.NumRecords)}
+	}
+	return nil
+}
+
+// eachRecordTime calls visit with the offset and timestamp of each record
+// of a CreateTime batch, in order, until visit returns false. A compressed
+// batch is decompressed as a stream, as far as visit goes.
+func eachRecordTime(batch []byte, h BatchHeader, visit func(offset, timestamp int64) bool) error {
 	if len(batch) < BatchHeaderSize {
-		return -1, -1, false, fmt.Errorf("%w: %d bytes, too short for a batch header", ErrCorruptBatch, len(batch))
+		return fmt.Errorf("%w: %d bytes, too short for a batch header", ErrCorruptBatch, len(batch))
 	}
 	src, closeSrc, err := recordsReader(batch[BatchHeaderSize:], h.Compression())
 	if err != nil {
-		return -1, -1, false, fmt.Errorf("%w: batch at offset %d: %v", ErrCorruptBatch, h.BaseOffset, err)
+		return fmt.Errorf("%w: batch at offset %d: %v", ErrCorruptBatch, h.BaseOffset, err)
 	}
 	defer closeSrc()
 	r := bufio.NewReaderSize(io.LimitReader(src, MaxDecompressedRecords), 4<<10)
@@ -54,28 +108,27 @@ func RecordAtTime(batch []byte, h BatchHeader, from, target int64) (offset, time
 	for i := int32(0); i < h.NumRecords; i++ {
 		length, err := binary.ReadVarint(r)
 		if err != nil || length < 1 || length > MaxDecompressedRecords {
-			return -1, -1, false, recordAtTimeError(h, i, err)
+			return recordAtTimeError(h, i, err)
 		}
 		n, err := io.ReadFull(r, head[:min(int(length), len(head))])
 		if err != nil {
-			return -1, -1, false, recordAtTimeError(h, i, err)
+			return recordAtTimeError(h, i, err)
 		}
 		delta, tn := readVarint64(head[1:n]) // after the unused attributes
 		if tn == 0 {
-			return -1, -1, false, recordAtTimeError(h, i, nil)
+			return recordAtTimeError(h, i, nil)
 		}
 		// The record's offset is its place in the batch, as the broker
 		// assigns offsets (a compressed batch's offset deltas were never
 		// checked).
-		off, ts := h.BaseOffset+int64(i), h.FirstTimestamp+delta
-		if off >= from && ts >= target {
-			return off, ts, true, nil
+		if !visit(h.BaseOffset+int64(i), h.FirstTimestamp+delta) {
+			return nil
 		}
 		if _, err := r.Discard(int(length) - n); err != nil {
-			return -1, -1, false, recordAtTimeError(h, i, err)
+			return recordAtTimeError(h, i, err)
 		}
 	}
-	return -1, -1, false, nil
+	return nil
 }
 
 func recordAtTimeError(h BatchHeader, index int32, err error) error {

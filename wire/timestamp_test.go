@@ -64,7 +64,18 @@ func TestRecordAtTime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, from := range []int64{0, base, base + 2, base + 6, base + 7} {
+			for _, from := range []int64{0, base, base + 2, base + 5, base + 6, base + 7} {
+				// The first of the largest at or after from: deltas 9
+				// repeat, and 12 is past from+5.
+				wantOff, wantTs, wantOK := int64(-1), int64(-1), false
+				for i, d := range deltas {
+					if base+int64(i) >= from && first+d > wantTs {
+						wantOff, wantTs, wantOK = base+int64(i), first+d, true
+					}
+				}
+				if off, ts, ok, err := MaxTimeFrom(batch, h, from); err != nil || off != wantOff || ts != wantTs || ok != wantOK {
+					t.Fatalf("max from %d: got (%d, %+d, %v, %v), want (%d, %+d, %v)", from, off, ts-first, ok, err, wantOff, wantTs-first, wantOK)
+				}
 				for target := int64(first - 1); target <= first+13; target++ {
 					wantOff, wantTs, wantOK := int64(-1), int64(-1), false
 					for i, d := range deltas {
