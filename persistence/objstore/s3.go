@@ -199,13 +199,22 @@ func (s *S3) Get(ctx context.Context, key string, offset, length int64) ([]byte,
 	return data, nil
 }
 
-// GetInto is one ranged GET, read into a buffer inside the attempt (see
-// readWholeBody) and copied into dst in steps that let the scheduler in.
+// GetInto is one ranged GET whose body is read straight into dst inside
+// the attempt (see readWholeBody): no buffer of the range's size is
+// allocated and copied from. A server that ignores the range sends the
+// whole object instead, which is buffered and copied from.
 func (s *S3) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
 	total := totalLen(dst)
+	into := &readInto{dst: dst, total: total}
+	if total > 0 {
+		ctx = context.WithValue(ctx, readIntoKey{}, into)
+	}
 	data, err := s.Get(ctx, key, offset, total)
 	if err != nil {
 		return err
+	}
+	if into.filled {
+		return nil
 	}
 	if int64(len(data)) != total {
 		return fmt.Errorf("%w: %q bytes [%d, +%d), %d there", ErrInvalidRange, key, offset, total, len(data))

@@ -3,6 +3,7 @@ package objstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -136,6 +137,16 @@ func readWholeBody(ctx context.Context, in middleware.DeserializeInput, next mid
 	if !ok || output.Body == nil {
 		return out, metadata, nil
 	}
+	into, _ := ctx.Value(readIntoKey{}).(*readInto)
+	if into != nil && aws.ToString(output.ContentRange) != "" && aws.ToInt64(output.ContentLength) == into.total {
+		err := into.readFrom(output.Body)
+		_ = output.Body.Close()
+		if err != nil {
+			return out, metadata, &bodyReadError{err: err, retryable: ctx.Err() == nil}
+		}
+		output.Body = &bufferedBody{Reader: bytes.NewReader(nil)}
+		return out, metadata, nil
+	}
 	data, err := readAll(output.Body, output.ContentLength)
 	_ = output.Body.Close() // the data, or the read error, is what counts
 	if err != nil {
@@ -143,6 +154,39 @@ func readWholeBody(ctx context.Context, in middleware.DeserializeInput, next mid
 	}
 	output.Body = &bufferedBody{Reader: bytes.NewReader(data), data: data}
 	return out, metadata, nil
+}
+
+// readIntoKey carries a GetInto's buffers to readWholeBody in the request's
+// context.
+type readIntoKey struct{}
+
+// readInto is where a GetInto wants its range: readWholeBody reads a body
+// of exactly total bytes into dst and sets filled. An attempt that fails
+// part way leaves dst to the next, which writes it again from the start.
+type readInto struct {
+	dst    [][]byte
+	total  int64
+	filled bool
+}
+
+func (r *readInto) readFrom(body io.Reader) error {
+	for _, buf := range r.dst {
+		if _, err := io.ReadFull(body, buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	var one [1]byte
+	if n, err := body.Read(one[:]); n > 0 || (err != nil && !errors.Is(err, io.EOF)) {
+		if err == nil {
+			err = fmt.Errorf("more than the %d bytes announced", r.total)
+		}
+		return err
+	}
+	r.filled = true
+	return nil
 }
 
 // readAll reads body to EOF into one allocation when its length is known.

@@ -31,8 +31,10 @@ type faultRule struct {
 	// ...or the request is served, its answer lost and replaced by the
 	// status and code above (a success the client never hears of)...
 	lose bool
-	// ...or the real answer with one byte of its body changed.
+	// ...or the real answer with one byte of its body changed...
 	corrupt bool
+	// ...or the whole object, as a server that ignores Range sends it.
+	ignoreRange bool
 }
 
 // faultHandler sits in front of the fake S3 server: it counts requests per
@@ -160,6 +162,9 @@ func (h *faultHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(recorder.Code)
 		_, _ = w.Write(body)
+	case rule.ignoreRange:
+		r.Header.Del("Range")
+		h.next.ServeHTTP(w, r)
 	case rule.lose:
 		h.next.ServeHTTP(httptest.NewRecorder(), r)
 		writeS3Error(w, r, rule.status, rule.code)
@@ -334,6 +339,49 @@ func TestS3RetriesTruncatedBody(t *testing.T) {
 	}
 	if requests := fake.faults.count("GetObject"); requests != 3 {
 		t.Errorf("%d GetObject requests, want 3", requests)
+	}
+}
+
+// GetInto reads the body into the caller's buffers: an attempt cut short
+// leaves them to the retry, which fills them again from the start; a
+// server that ignores Range gets its whole object buffered and the range
+// copied out.
+func TestS3GetIntoRetriesAndFallsBack(t *testing.T) {
+	ctx := context.Background()
+	fake := newFakeS3(t)
+	store := fake.newStore(t, nil)
+	data := patterned(256 << 10)
+	mustPut(t, store, "k/into", data)
+	for _, rule := range []*faultRule{
+		{op: "GetObject", remaining: 2, truncate: true},
+		{op: "GetObject", remaining: 1, ignoreRange: true},
+	} {
+		fake.faults.add(rule)
+		fake.faults.resetCounts()
+		dst := [][]byte{make([]byte, 1000), make([]byte, 100<<10), make([]byte, 7)}
+		for _, buf := range dst {
+			for i := range buf {
+				buf[i] = 0xee
+			}
+		}
+		const offset = 12345
+		if err := store.GetInto(ctx, "k/into", offset, dst...); err != nil {
+			t.Fatalf("%+v: GetInto: %v", *rule, err)
+		}
+		at := offset
+		for i, buf := range dst {
+			if !bytes.Equal(buf, data[at:at+len(buf)]) {
+				t.Fatalf("%+v: buffer %d differs from the object at %d", *rule, i, at)
+			}
+			at += len(buf)
+		}
+		want := 1
+		if rule.truncate {
+			want = 3
+		}
+		if got := fake.faults.count("GetObject"); got != want {
+			t.Errorf("%+v: %d GetObject requests, want %d", *rule, got, want)
+		}
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // skipping would hide that CI no longer tests against a real server.
 
 // integrationS3URL returns FLOE_TEST_S3_URL or skips (fails under CI).
-func integrationS3URL(t *testing.T) string {
+func integrationS3URL(t testing.TB) string {
 	t.Helper()
 	rawURL := os.Getenv("FLOE_TEST_S3_URL")
 	if rawURL == "" {
@@ -32,7 +32,7 @@ func integrationS3URL(t *testing.T) string {
 
 // integrationRoot returns a key prefix of this run's own, and deletes every
 // key under it when the test ends, so that runs can share a bucket.
-func integrationRoot(t *testing.T, store Store) string {
+func integrationRoot(t testing.TB, store Store) string {
 	t.Helper()
 	root := fmt.Sprintf("it-%d", time.Now().UnixNano())
 	t.Cleanup(func() {
@@ -104,5 +104,32 @@ func TestS3VersitygwMultipartAndPages(t *testing.T) {
 	slices.Sort(want)
 	if got, err := store.List(ctx, root+"/keys/"); err != nil || !slices.Equal(got, want) {
 		t.Fatalf("List = %q, %v; want %q", got, err, want)
+	}
+}
+
+// BenchmarkS3VersitygwGetInto reads 1 MiB ranges of an 8 MiB object, as
+// the cold loaders read blocks: B/op is what the client allocates per read
+// (the server is another process).
+//
+//	eval "$(.ci/versitygw.sh)"
+//	go test ./persistence/objstore -run '^$' -bench VersitygwGetInto -benchtime 200x
+func BenchmarkS3VersitygwGetInto(b *testing.B) {
+	store, err := Open(integrationS3URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := integrationRoot(b, store) + "/object"
+	const objectBytes, rangeBytes = 8 << 20, 1 << 20
+	if err := store.Put(context.Background(), key, patterned(objectBytes)); err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]byte, rangeBytes)
+	b.SetBytes(rangeBytes)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		offset := int64(i%(objectBytes/rangeBytes)) * rangeBytes
+		if err := store.GetInto(context.Background(), key, offset, dst); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
