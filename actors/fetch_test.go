@@ -116,10 +116,10 @@ func TestProducerStatesExpire(t *testing.T) {
 	batch := func(id int64, seq int32) wire.BatchHeader {
 		return wire.BatchHeader{ProducerID: id, ProducerEpoch: 0, BaseSequence: seq, LastOffsetDelta: 1}
 	}
-	ps.record(batch(1, 0), 0, 1, 1000)
-	ps.record(batch(1, 2), 2, 3, 5000) // seen again later
-	ps.record(batch(2, 0), 4, 5, 2000)
-	ps.record(batch(3, 0), 6, 7, 9000)
+	ps.record(batch(1, 0), 0, 1, -1, 1000)
+	ps.record(batch(1, 2), 2, 3, -1, 5000) // seen again later
+	ps.record(batch(2, 0), 4, 5, -1, 2000)
+	ps.record(batch(3, 0), 6, 7, -1, 9000)
 	gone := ps.expire(5000)
 	if len(gone) != 1 || gone[2] != 5 {
 		t.Fatalf("expired %v, want producer 2 at offset 5", gone)

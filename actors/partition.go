@@ -146,10 +146,14 @@ func (p *partition) rebuildProducers() {
 	p.producers = make(producerStates)
 	for _, s := range p.log.snapshot {
 		h := wire.BatchHeader{ProducerID: s.ProducerID, ProducerEpoch: s.Epoch, BaseSequence: s.FirstSeq, LastOffsetDelta: s.LastSeq - s.FirstSeq}
-		p.producers.record(h, s.BaseOffset, s.LastOffset, now)
+		appendTime := int64(-1)
+		if s.AppendTime > 0 {
+			appendTime = s.AppendTime
+		}
+		p.producers.record(h, s.BaseOffset, s.LastOffset, appendTime, now)
 	}
 	for _, c := range p.log.live() {
-		p.producers.record(c.header, c.base, c.last, now)
+		p.producers.record(c.header, c.base, c.last, logAppendTime(c.header), now)
 	}
 	p.countProducers()
 }
@@ -257,7 +261,7 @@ func (p *partition) produce(m *produceMsg) {
 	l.nextOffset = last + 1
 	l.appendBatch(cachedBatch{base: base, last: last, header: h, data: batch})
 	p.b.cacheBytes.Add(int64(len(batch)))
-	p.producers.record(h, base, last, now.UnixMilli())
+	p.producers.record(h, base, last, appendTime, now.UnixMilli())
 	if int64(len(p.producers)) != p.log.producerCount {
 		p.countProducers()
 	}

@@ -114,8 +114,9 @@ func (ps producerStates) check(h wire.BatchHeader) seqCheck {
 	return seqCheck{}
 }
 
-// record notes a batch written at [base, last], at now (unix ms).
-func (ps producerStates) record(h wire.BatchHeader, base, last, now int64) {
+// record notes a batch written at [base, last], at now (unix ms);
+// appendTime is the LogAppendTime stamped on it, or -1.
+func (ps producerStates) record(h wire.BatchHeader, base, last, appendTime, now int64) {
 	if h.ProducerID < 0 {
 		return
 	}
@@ -134,10 +135,6 @@ func (ps producerStates) record(h wire.BatchHeader, base, last, now int64) {
 	}
 	if l, ok := e.last(); ok && l.lastOffset >= last {
 		return // replaying something already known
-	}
-	appendTime := int64(-1)
-	if h.TimestampType() == 1 {
-		appendTime = h.MaxTimestamp
 	}
 	e.add(seqBatch{firstSeq: h.BaseSequence, lastSeq: lastSeq, baseOffset: base, lastOffset: last, appendTime: appendTime})
 }
@@ -163,4 +160,12 @@ func (ps producerStates) expire(cutoff int64) map[int64]int64 {
 		delete(ps, id)
 	}
 	return gone
+}
+
+// logAppendTime is the LogAppendTime a stored batch's header carries, or -1.
+func logAppendTime(h wire.BatchHeader) int64 {
+	if h.TimestampType() == 1 {
+		return h.MaxTimestamp
+	}
+	return -1
 }

@@ -138,11 +138,15 @@ func (u *uploader) upload() error {
 				MaxTimestamp: h.MaxTimestamp, RecordCount: h.NumRecords, Data: it.entry.Data,
 			})
 			if h.ProducerID >= 0 {
-				producers[[2]int64{int64(it.ref.stream), h.ProducerID}] = meta.ProducerState{
+				state := meta.ProducerState{
 					Stream: it.ref.stream, ProducerID: h.ProducerID, Epoch: h.ProducerEpoch,
 					FirstSeq: h.BaseSequence, LastSeq: h.BaseSequence + h.LastOffsetDelta,
 					BaseOffset: h.BaseOffset, LastOffset: last,
 				}
+				if h.TimestampType() == 1 {
+					state.AppendTime = h.MaxTimestamp
+				}
+				producers[[2]int64{int64(it.ref.stream), h.ProducerID}] = state
 			}
 		}
 	}

@@ -99,19 +99,22 @@ func rawIdempotentBatch(t *testing.T, ctx context.Context, cl *kgo.Client) []byt
 // A retried idempotent batch on a LogAppendTime topic is answered with the
 // first write's offset and append time, not with a new time or -1: while
 // the batch is in the log cache, and after it has been uploaded and
-// evicted (the producer state keeps the time).
+// evicted (the producer state keeps the time), and after a restart, when
+// the state comes from the metadata store's snapshot of it.
 func TestLogAppendTimeDuplicate(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.LogCacheBytes = 1 // uploaded batches leave the cache at once
 	n := startNode(t, cfg)
-	defer stopNode(t, n)
+	defer func() { stopNode(t, n) }()
 	cl := newClient(t, n)
 	createTopic(t, cl, "stamped-retry", 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	var batch []byte
+	var first kmsg.ProduceResponseTopicPartition
 	for _, evicted := range []bool{false, true} {
-		batch := rawIdempotentBatch(t, ctx, cl)
-		first := rawProduce(t, n, "stamped-retry", batch)
+		batch = rawIdempotentBatch(t, ctx, cl)
+		first = rawProduce(t, n, "stamped-retry", batch)
 		if first.ErrorCode != 0 || first.LogAppendTime <= 0 {
 			t.Fatalf("first write: %+v", first)
 		}
@@ -137,5 +140,13 @@ func TestLogAppendTimeDuplicate(t *testing.T) {
 	end, err := kadm.NewClient(cl).ListEndOffsets(ctx, "stamped-retry")
 	if o, _ := end.Lookup("stamped-retry", 0); err != nil || o.Offset != 5 {
 		t.Fatalf("end offset %d (%v), want 5: a retry was written again", o.Offset, err)
+	}
+	// Everything is uploaded at shutdown, so the restarted partition has
+	// no batch in its cache or WAL: only the snapshot knows the producer.
+	stopNode(t, n)
+	n = startNode(t, cfg)
+	if retry := rawProduce(t, n, "stamped-retry", batch); retry.ErrorCode != 0 || retry.BaseOffset != first.BaseOffset || retry.LogAppendTime != first.LogAppendTime {
+		t.Fatalf("after a restart: retry answered offset %d time %d (code %d), first write offset %d time %d",
+			retry.BaseOffset, retry.LogAppendTime, retry.ErrorCode, first.BaseOffset, first.LogAppendTime)
 	}
 }

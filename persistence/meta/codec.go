@@ -18,12 +18,16 @@ import (
 //	             max timestamp i64 | position i64 | size i64   (56 bytes)
 //	producer v1: version u8 | stream u64 | producer id i64 | epoch i16 |
 //	             first seq i32 | last seq i32 | base offset i64 | last offset i64
+//	producer v2: v1's fields | append time i64 (0: the batch kept CreateTime)
+//
+// Producer records are written as v2; v1 records, from before, read with
+// an append time of 0.
 const (
 	objectRecordVersion   = 1
-	producerRecordVersion = 1
+	producerRecordVersion = 2
 	objectEntrySize       = 56
 	objectHeaderSize      = 1 + 8 + 2
-	producerRecordSize    = 1 + 8 + 8 + 2 + 4 + 4 + 8 + 8
+	producerRecordSize    = 1 + 8 + 8 + 2 + 4 + 4 + 8 + 8 + 8
 )
 
 func encodeObject(object Object) ([]byte, error) {
@@ -123,12 +127,14 @@ func encodeProducer(state ProducerState) []byte {
 	value = binary.BigEndian.AppendUint32(value, uint32(state.FirstSeq))
 	value = binary.BigEndian.AppendUint32(value, uint32(state.LastSeq))
 	value = binary.BigEndian.AppendUint64(value, uint64(state.BaseOffset))
-	return binary.BigEndian.AppendUint64(value, uint64(state.LastOffset))
+	value = binary.BigEndian.AppendUint64(value, uint64(state.LastOffset))
+	return binary.BigEndian.AppendUint64(value, uint64(state.AppendTime))
 }
 
 func decodeProducer(value []byte) (ProducerState, error) {
 	d := decoder{data: value}
-	if version := d.uint8(); version != producerRecordVersion {
+	version := d.uint8()
+	if version != 1 && version != producerRecordVersion {
 		return ProducerState{}, fmt.Errorf("%w: producer record version %d", ErrCorrupt, version)
 	}
 	state := ProducerState{
@@ -139,6 +145,9 @@ func decodeProducer(value []byte) (ProducerState, error) {
 		LastSeq:    int32(d.uint32()),
 		BaseOffset: d.int64(),
 		LastOffset: d.int64(),
+	}
+	if version >= 2 {
+		state.AppendTime = d.int64()
 	}
 	return state, d.finish("producer")
 }

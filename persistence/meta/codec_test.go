@@ -36,7 +36,7 @@ func TestObjectCodecRoundTrip(t *testing.T) {
 }
 
 func TestProducerCodecRoundTrip(t *testing.T) {
-	state := ProducerState{Stream: 7, ProducerID: 1 << 40, Epoch: -1, FirstSeq: -5, LastSeq: 1<<31 - 1, BaseOffset: 3, LastOffset: 1 << 50}
+	state := ProducerState{Stream: 7, ProducerID: 1 << 40, Epoch: -1, FirstSeq: -5, LastSeq: 1<<31 - 1, BaseOffset: 3, LastOffset: 1 << 50, AppendTime: 1_700_000_000_123}
 	value := encodeProducer(state)
 	if len(value) != producerRecordSize {
 		t.Fatalf("producer record of %d bytes, want %d", len(value), producerRecordSize)
@@ -47,6 +47,15 @@ func TestProducerCodecRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeProducer(value[:len(value)-1]); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("short producer record: error = %v, want ErrCorrupt", err)
+	}
+	// A v1 record, written before append times were kept, reads with none.
+	v1 := append([]byte{1}, value[1:len(value)-8]...)
+	state.AppendTime = 0
+	if decoded, err := decodeProducer(v1); err != nil || decoded != state {
+		t.Fatalf("decodeProducer(v1 record) = %+v, %v; want %+v", decoded, err, state)
+	}
+	if _, err := decodeProducer(append(v1, 0)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("v1 producer record with a trailing byte: error = %v, want ErrCorrupt", err)
 	}
 	value[0] = 9
 	if _, err := decodeProducer(value); !errors.Is(err, ErrCorrupt) {

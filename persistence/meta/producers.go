@@ -28,6 +28,10 @@ type ProducerState struct {
 	LastSeq    int32
 	BaseOffset int64
 	LastOffset int64
+	// AppendTime is the LogAppendTime the broker stamped on the batch
+	// (unix ms), which a retry of it is answered with; 0 when the batch
+	// kept its CreateTime.
+	AppendTime int64
 }
 
 // ProducerStates returns every stored producer state, sorted by stream then
