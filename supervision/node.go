@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/floe-io/floe/actors"
+	"github.com/floe-io/floe/internal/pretouch"
 	"github.com/floe-io/floe/netloop"
 	"github.com/floe-io/floe/persistence/meta"
 	"github.com/floe-io/floe/persistence/objstore"
@@ -58,7 +59,13 @@ type Config struct {
 	// ProducerIDExpiration: an idempotent producer's state is forgotten
 	// this long after its last write; zero takes the default, one day.
 	ProducerIDExpiration time.Duration
-	Logger               *slog.Logger
+	// PretouchMemory touches, at start, as much heap as the log cache and
+	// the block cache may hold, so that filling them later takes no page
+	// faults (package pretouch). It needs the runtime setting
+	// madvdontneed=0, which cmd/floe sees to, or the runtime gives the
+	// memory back to the kernel again.
+	PretouchMemory bool
+	Logger         *slog.Logger
 }
 
 // Node is a running broker: start order is metadata store, object store,
@@ -165,6 +172,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		CompactionInterval:   cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
 		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionOutputBytes: cfg.CompactionOutputBytes, CompactionMinAge: cfg.CompactionMinAge,
 		Groups: actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
+	}
+	if cfg.PretouchMemory {
+		sized := bcfg
+		sized.EnsureDefaults()
+		start := time.Now()
+		pretouch.Heap(sized.LogCacheBytes + sized.BlockCacheBytes)
+		n.log.Info("memory pre-touched", "bytes", sized.LogCacheBytes+sized.BlockCacheBytes, "took", time.Since(start).Round(time.Millisecond))
 	}
 	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
 	n.net.SetHandler(n.broker)

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -256,7 +257,7 @@ func TestSIGTERMCleanExit(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	flags := []string{"listen", "advertise", "data-dir", "object-store", "http", "log-cache-size", "wal-capacity",
-		"upload-size", "upload-interval", "auto-create-topics", "default-partitions", "log-level"}
+		"upload-size", "upload-interval", "auto-create-topics", "default-partitions", "log-level", "pretouch-memory"}
 	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer
@@ -303,4 +304,26 @@ func TestHelp(t *testing.T) {
 			t.Errorf("the error does not name the bad value:\n%s", out.String())
 		}
 	})
+}
+
+// --pretouch-memory restarts the broker, in the same process, with the
+// runtime setting that keeps freed heap memory mapped, then touches the
+// caches' memory before it serves.
+func TestPretouchMemory(t *testing.T) {
+	dir := dataDir(t)
+	b := startBroker(t, dir, "--pretouch-memory", "--log-cache-size", "16MiB", "--block-cache-size", "16MiB")
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", b.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.Split(string(environ), "\x00")
+	if !slices.Contains(vars, "GODEBUG=madvdontneed=0") {
+		t.Errorf("the broker's environment has no GODEBUG=madvdontneed=0; its GODEBUG: %q", slices.DeleteFunc(vars, func(kv string) bool { return !strings.HasPrefix(kv, "GODEBUG=") }))
+	}
+	if !strings.Contains(b.Log(), `msg="memory pre-touched" bytes=33554432`) {
+		t.Errorf("no pre-touch of the two caches' 32 MiB in the log:\n%s", b.Tail(20))
+	}
+	if code := b.Terminate(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
 }

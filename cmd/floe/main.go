@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,6 +74,12 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "floe:", err)
 		return 2
 	}
+	if cfg.PretouchMemory {
+		// Returns only if the binary could not be started again.
+		if err := execWithLazyFree(); err != nil {
+			cfg.Logger.Warn("could not restart with GODEBUG=madvdontneed=0; memory freed by the heap goes back to the kernel", "err", err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
@@ -109,6 +117,7 @@ type serveOptions struct {
 	offsetsRetention                                           time.Duration
 	producerIDExpiration                                       time.Duration
 	logLevel                                                   string
+	pretouchMemory                                             bool
 }
 
 func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
@@ -138,6 +147,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.compactOutput, "compaction-object-size", "64MiB", "size at which compaction starts a new merged object (a single partition's run may take up to twice this); a round holds one in memory")
 	fs.DurationVar(&o.offsetsRetention, "offsets-retention", 7*24*time.Hour, "committed offsets of a consumer group that has been empty this long are deleted")
 	fs.DurationVar(&o.producerIDExpiration, "producer-id-expiration", 24*time.Hour, "an idempotent producer's state is forgotten this long after its last write (producer.id.expiration.ms)")
+	fs.BoolVar(&o.pretouchMemory, "pretouch-memory", false, "touch the log and block caches' memory at start and keep freed memory mapped (GODEBUG=madvdontneed=0), so that filling the caches takes no page faults; costs start-up time, and RSS shows the caches from the start")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs, o
 }
@@ -179,6 +189,32 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
 		BlockCacheBytes: blockCache, ColdReadBytesPerSecond: coldReadRate, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
 		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, CompactionOutputBytes: compactOutput, OffsetsRetention: o.offsetsRetention,
-		ProducerIDExpiration: o.producerIDExpiration,
+		ProducerIDExpiration: o.producerIDExpiration, PretouchMemory: o.pretouchMemory,
 	}, nil
+}
+
+// lazyFree is the runtime setting under which the heap's scavenger gives
+// idle memory back with MADV_FREE instead of MADV_DONTNEED: the pages stay
+// mapped until the kernel is short of memory, so that the heap's later use
+// of them takes no page fault (see package pretouch).
+const lazyFree = "madvdontneed=0"
+
+// execWithLazyFree runs this binary again, in this process, with lazyFree
+// added to GODEBUG, which the runtime reads only at start. It does nothing
+// when GODEBUG already says how to give memory back, the operator's choice
+// or the first run's.
+func execWithLazyFree() error {
+	godebug := os.Getenv("GODEBUG")
+	if strings.Contains(godebug, "madvdontneed=") {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if godebug != "" {
+		godebug += ","
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") })
+	return syscall.Exec(exe, os.Args, append(env, "GODEBUG="+godebug+lazyFree))
 }

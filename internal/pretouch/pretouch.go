@@ -1,0 +1,47 @@
+// Package pretouch makes the Go heap take its pages from the kernel before
+// the broker needs them.
+//
+// A page the process touches for the first time costs a page fault. On the
+// virtual machines brokers often run on, that fault is also the host's: the
+// VM measured in docs/benchmarks.md takes 18 µs a page, so a consumer that
+// starts catching up, and fills the block cache at 26 MiB/s, costs the
+// broker some 5,000 faults a second, on whichever goroutine touches the
+// memory, and the producers' latency with them. JVM brokers meet the same
+// cost with -XX:+AlwaysPreTouch.
+//
+// Heap touches the memory once at start and hands it back to the Go heap,
+// which reuses it for later allocations. The runtime's scavenger returns
+// idle heap memory to the kernel in the background; with the runtime
+// setting madvdontneed=0 (cmd/floe sets it with a //go:debug line) it does
+// so with MADV_FREE, which leaves the pages mapped until the kernel is short
+// of memory, so that their reuse takes no fault either.
+package pretouch
+
+import (
+	"os"
+	"runtime"
+)
+
+// chunk is the size of each allocation: large enough to be a span of its
+// own, small enough that the runtime can reuse the pages for blocks of any
+// size once they are freed.
+const chunk = 1 << 20
+
+// Heap grows the heap by n bytes, touching each page, then frees them.
+func Heap(n int64) {
+	if n <= 0 {
+		return
+	}
+	page := os.Getpagesize()
+	held := make([][]byte, 0, n/chunk+1)
+	for left := n; left > 0; left -= chunk {
+		b := make([]byte, min(chunk, left))
+		for i := 0; i < len(b); i += page {
+			b[i] = 1
+		}
+		held = append(held, b)
+	}
+	runtime.KeepAlive(held)
+	held = nil
+	runtime.GC()
+}
