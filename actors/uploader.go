@@ -146,7 +146,13 @@ func (u *uploader) upload() error {
 				if h.TimestampType() == 1 {
 					state.AppendTime = h.MaxTimestamp
 				}
-				producers[[2]int64{int64(it.ref.stream), h.ProducerID}] = state
+				// A partition's batches come in offset order within a
+				// shard's message, but after the shard count changed its
+				// replayed batches are in two messages: keep the latest.
+				key := [2]int64{int64(it.ref.stream), h.ProducerID}
+				if prev, ok := producers[key]; !ok || prev.LastOffset < last {
+					producers[key] = state
+				}
 			}
 		}
 	}
