@@ -2,12 +2,15 @@ package actors
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/floe-io/floe/persistence/meta"
 	"github.com/floe-io/floe/persistence/objformat"
 	"github.com/floe-io/floe/wire"
 )
@@ -133,5 +136,32 @@ func TestProducerStatesExpire(t *testing.T) {
 	}
 	if gone := ps.expire(5001); len(gone) != 1 || gone[1] != 3 {
 		t.Fatalf("expired %v at 5001, want producer 1 (seen at 5000) at offset 3", gone)
+	}
+}
+
+// An upload commits each producer's latest batch on each partition, even
+// when its batches arrive newest first, as replayed batches of a partition
+// that changed WAL shard can; a LogAppendTime batch's stamp comes along.
+func TestCommittedProducers(t *testing.T) {
+	ref := &partitionRef{stream: 3}
+	item := func(pid int64, base int64, records int32, stamp int64) *walAppendMsg {
+		h := wire.BatchHeader{BaseOffset: base, LastOffsetDelta: records - 1, ProducerID: pid, BaseSequence: int32(base), MaxTimestamp: 1000 + base}
+		if stamp > 0 {
+			h.Attributes, h.MaxTimestamp = 1<<3, stamp // the timestamp-type bit: LogAppendTime
+		}
+		return &walAppendMsg{ref: ref, header: h}
+	}
+	newer := &walWrittenMsg{shard: 0, items: []*walAppendMsg{item(7, 10, 10, 5555), item(-1, 20, 1, 0)}}
+	older := &walWrittenMsg{shard: 1, items: []*walAppendMsg{item(7, 0, 5, 0), item(7, 5, 5, 0), item(8, 6, 1, 0)}}
+	for _, order := range [][]*walWrittenMsg{{newer, older}, {older, newer}} {
+		got := committedProducers(order)
+		slices.SortFunc(got, func(a, b meta.ProducerState) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+		want := []meta.ProducerState{
+			{Stream: 3, ProducerID: 7, FirstSeq: 10, LastSeq: 19, BaseOffset: 10, LastOffset: 19, AppendTime: 5555},
+			{Stream: 3, ProducerID: 8, FirstSeq: 6, LastSeq: 6, BaseOffset: 6, LastOffset: 6},
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("shard %d's message first: %+v, want %+v", order[0].shard, got, want)
+		}
 	}
 }

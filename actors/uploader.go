@@ -127,33 +127,14 @@ func (u *uploader) upload() error {
 	batch := u.pending
 	builder := objformat.NewBuilder(u.b.cfg.BlockBytes)
 	trim := make(map[int]int64)
-	producers := make(map[[2]int64]meta.ProducerState)
 	for _, w := range batch {
 		trim[w.shard] = max(trim[w.shard], int64(w.end))
 		for _, it := range w.items {
 			h := it.header
-			last := h.BaseOffset + int64(h.LastOffsetDelta)
 			builder.Add(objformat.Batch{
-				Stream: it.ref.stream, BaseOffset: h.BaseOffset, LastOffset: last,
+				Stream: it.ref.stream, BaseOffset: h.BaseOffset, LastOffset: h.BaseOffset + int64(h.LastOffsetDelta),
 				MaxTimestamp: h.MaxTimestamp, RecordCount: h.NumRecords, Data: it.entry.Data,
 			})
-			if h.ProducerID >= 0 {
-				state := meta.ProducerState{
-					Stream: it.ref.stream, ProducerID: h.ProducerID, Epoch: h.ProducerEpoch,
-					FirstSeq: h.BaseSequence, LastSeq: h.BaseSequence + h.LastOffsetDelta,
-					BaseOffset: h.BaseOffset, LastOffset: last,
-				}
-				if h.TimestampType() == 1 {
-					state.AppendTime = h.MaxTimestamp
-				}
-				// A partition's batches come in offset order within a
-				// shard's message, but after the shard count changed its
-				// replayed batches are in two messages: keep the latest.
-				key := [2]int64{int64(it.ref.stream), h.ProducerID}
-				if prev, ok := producers[key]; !ok || prev.LastOffset < last {
-					producers[key] = state
-				}
-			}
 		}
 	}
 	object, index := builder.Finish()
@@ -174,9 +155,7 @@ func (u *uploader) upload() error {
 			MaxTimestamp: e.MaxTimestamp, Position: e.Position, Size: e.Size,
 		})
 	}
-	for _, p := range producers {
-		up.Producers = append(up.Producers, p)
-	}
+	up.Producers = committedProducers(batch)
 	if err := u.b.deps.Meta.CommitUpload(up); err != nil {
 		// The object is in the store but not referenced: harmless garbage;
 		// the data is still in the WAL and the next attempt uploads it again.
@@ -193,6 +172,42 @@ func (u *uploader) upload() error {
 	u.bytes = 0
 	u.b.log.Debug("uploaded object", "key", key, "bytes", len(object), "blocks", len(index))
 	return nil
+}
+
+// committedProducers is the producer state an upload of written commits:
+// each idempotent producer's latest batch on each partition, with the
+// append time a LogAppendTime batch was stamped with. A partition's batches
+// come in offset order within one shard's message, but after the shard
+// count changed, its replayed batches are in two messages, in either order.
+func committedProducers(written []*walWrittenMsg) []meta.ProducerState {
+	latest := make(map[[2]int64]meta.ProducerState)
+	for _, w := range written {
+		for _, it := range w.items {
+			h := it.header
+			if h.ProducerID < 0 {
+				continue
+			}
+			last := h.BaseOffset + int64(h.LastOffsetDelta)
+			key := [2]int64{int64(it.ref.stream), h.ProducerID}
+			if prev, ok := latest[key]; ok && prev.LastOffset >= last {
+				continue
+			}
+			state := meta.ProducerState{
+				Stream: it.ref.stream, ProducerID: h.ProducerID, Epoch: h.ProducerEpoch,
+				FirstSeq: h.BaseSequence, LastSeq: h.BaseSequence + h.LastOffsetDelta,
+				BaseOffset: h.BaseOffset, LastOffset: last,
+			}
+			if h.TimestampType() == 1 {
+				state.AppendTime = h.MaxTimestamp
+			}
+			latest[key] = state
+		}
+	}
+	states := make([]meta.ProducerState, 0, len(latest))
+	for _, s := range latest {
+		states = append(states, s)
+	}
+	return states
 }
 
 // notify tells each partition which ranges it now has in the object.
