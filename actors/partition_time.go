@@ -56,12 +56,7 @@ func (p *partition) lookupMaxTimestamp(m *listOffsetMsg) {
 		case h.BaseOffset >= from:
 			best = max(best, h.MaxTimestamp)
 		default:
-			off, ts, ok, err := wire.MaxTimeFrom(data, h, from)
-			if err != nil {
-				// A producer's malformed compressed batch, as in
-				// recordAtTime: its first offset here stands in.
-				off, ts, ok = from, h.MaxTimestamp, true
-			}
+			off, ts, ok := p.maxTimeFrom(data, h, from)
 			if ok && (!cutFound || ts > cutTs) {
 				cutOff, cutTs, cutFound = off, ts, true
 			}
@@ -80,19 +75,14 @@ func (p *partition) lookupMaxTimestamp(m *listOffsetMsg) {
 			p.awaitBlock(m, cut)
 			return
 		}
-		for pos := 0; pos < len(block); {
-			size, err := objformat.BatchSizeAt(block, pos)
-			var h wire.BatchHeader
-			if err == nil {
-				h, err = wire.ParseBatchHeader(block[pos : pos+size])
-			}
-			if err != nil {
-				p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
-				m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
-				return
-			}
-			take(block[pos:pos+size], h)
-			pos += size
+		err := eachBlockBatch(block, func(data []byte, h wire.BatchHeader) bool {
+			take(data, h)
+			return true
+		})
+		if err != nil {
+			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
+			m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
+			return
 		}
 	}
 	switch {
@@ -150,40 +140,71 @@ func (p *partition) lookupTime(m *listOffsetMsg) {
 	m.lr.done(m.slot, 0, -1, -1)
 }
 
-// recordAtTime is wire.RecordAtTime for a batch the broker holds. A batch
-// whose records cannot be read is a producer's malformed compressed batch
-// (produce checks the CRC over compressed records but does not decompress
-// them), not damage: its first offset stands in, never after the record
-// wanted, as a batch-level index would answer.
+// recordAtTime is wire.RecordAtTime for a batch the broker holds; see
+// unreadable for a batch whose records cannot be read.
 func (p *partition) recordAtTime(batch []byte, h wire.BatchHeader, from, target int64) (offset, timestamp int64, found bool) {
 	offset, timestamp, found, err := wire.RecordAtTime(batch, h, from, target)
 	if err != nil {
-		p.b.log.Warn("timestamp lookup cannot read a batch's records; answering its first offset",
-			"topic", p.ref.topic, "partition", p.ref.index, "offset", h.BaseOffset, "err", err)
-		return max(h.BaseOffset, from), h.MaxTimestamp, true
+		return p.unreadable(h, from, err)
 	}
 	return offset, timestamp, found
+}
+
+// maxTimeFrom is wire.MaxTimeFrom for a batch the broker holds; see
+// unreadable for a batch whose records cannot be read.
+func (p *partition) maxTimeFrom(batch []byte, h wire.BatchHeader, from int64) (offset, timestamp int64, found bool) {
+	offset, timestamp, found, err := wire.MaxTimeFrom(batch, h, from)
+	if err != nil {
+		return p.unreadable(h, from, err)
+	}
+	return offset, timestamp, found
+}
+
+// unreadable answers a timestamp lookup in a batch whose records cannot be
+// read: a producer's malformed compressed batch (produce checks the CRC
+// over compressed records but does not decompress them), not damage. Its
+// first offset stands in, never after the record wanted, as a batch-level
+// index would answer.
+func (p *partition) unreadable(h wire.BatchHeader, from int64, err error) (offset, timestamp int64, found bool) {
+	p.b.log.Warn("timestamp lookup cannot read a batch's records; answering its first offset",
+		"topic", p.ref.topic, "partition", p.ref.index, "offset", h.BaseOffset, "err", err)
+	return max(h.BaseOffset, from), h.MaxTimestamp, true
+}
+
+// eachBlockBatch calls visit with each batch of an object block and its
+// header, until visit returns false; an error is a block whose framing is
+// damaged.
+func eachBlockBatch(block []byte, visit func(data []byte, h wire.BatchHeader) bool) error {
+	for pos := 0; pos < len(block); {
+		size, err := objformat.BatchSizeAt(block, pos)
+		if err != nil {
+			return err
+		}
+		data := block[pos : pos+size]
+		h, err := wire.ParseBatchHeader(data)
+		if err != nil {
+			return err
+		}
+		if !visit(data, h) {
+			return nil
+		}
+		pos += size
+	}
+	return nil
 }
 
 // recordAtTimeInBlock looks through the batches of an object block; an
 // error is a block whose framing is damaged.
 func (p *partition) recordAtTimeInBlock(block []byte, from, target int64) (offset, timestamp int64, found bool, err error) {
-	for pos := 0; pos < len(block); {
-		size, err := objformat.BatchSizeAt(block, pos)
-		if err != nil {
-			return -1, -1, false, err
-		}
-		data := block[pos : pos+size]
-		h, err := wire.ParseBatchHeader(data)
-		if err != nil {
-			return -1, -1, false, err
-		}
-		if offset, timestamp, found = p.recordAtTime(data, h, from, target); found {
-			return offset, timestamp, true, nil
-		}
-		pos += size
+	offset, timestamp = -1, -1
+	err = eachBlockBatch(block, func(data []byte, h wire.BatchHeader) bool {
+		offset, timestamp, found = p.recordAtTime(data, h, from, target)
+		return !found
+	})
+	if err != nil || !found {
+		return -1, -1, false, err
 	}
-	return -1, -1, false, nil
+	return offset, timestamp, true, nil
 }
 
 // awaitBlock parks m until the block at index i of the object index is
