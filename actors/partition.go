@@ -355,9 +355,12 @@ func (p *partition) durable(m *durableMsg) {
 // wakeParked wakes every parked fetch. The new high watermark, if any, is
 // published before (see partitionRef.parkAt).
 func (p *partition) wakeParked() {
-	for _, pf := range p.ref.takeParked() {
+	parked := p.ref.takeParked(p.log.spareParked)
+	for _, pf := range parked {
 		pf.fr.wake(pf.index)
 	}
+	clear(parked)
+	p.log.spareParked = parked[:0]
 }
 
 func (p *partition) uploaded(m *uploadedMsg) {

@@ -71,6 +71,7 @@ type partitionLog struct {
 	coldCursor      coldCursor
 
 	waiters     []pendingAck
+	spareParked []parkedFetch    // the parked list's other half (wakeParked)
 	lookups     []*listOffsetMsg // timestamp lookups waiting for an object block
 	timerArmed  bool
 	incarnation int

@@ -65,12 +65,14 @@ func (r *partitionRef) parkLocked(fr *fetchRequest, index int) {
 	r.parked = append(r.parked, parkedFetch{fr: fr, index: index})
 }
 
-// takeParked removes and returns every parked fetch.
-func (r *partitionRef) takeParked() []parkedFetch {
+// takeParked removes and returns every parked fetch; spare, emptied,
+// becomes the new list, so that a partition waking fetches on every write
+// swaps two lists instead of allocating one each time.
+func (r *partitionRef) takeParked(spare []parkedFetch) []parkedFetch {
 	r.parkMu.Lock()
 	defer r.parkMu.Unlock()
 	parked := r.parked
-	r.parked = nil
+	r.parked = spare[:0]
 	return parked
 }
 
