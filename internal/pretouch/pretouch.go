@@ -32,6 +32,15 @@ func Heap(n int64) {
 	if n <= 0 {
 		return
 	}
+	held := touch(n)
+	runtime.KeepAlive(held)
+	held = nil
+	runtime.GC()
+}
+
+// touch allocates n bytes in chunks and writes one byte of each page; the
+// chunks are returned, live.
+func touch(n int64) [][]byte {
 	page := os.Getpagesize()
 	held := make([][]byte, 0, n/chunk+1)
 	for left := n; left > 0; left -= chunk {
@@ -41,7 +50,5 @@ func Heap(n int64) {
 		}
 		held = append(held, b)
 	}
-	runtime.KeepAlive(held)
-	held = nil
-	runtime.GC()
+	return held
 }
