@@ -93,6 +93,16 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.WALShards <= 0 {
 		cfg.WALShards = 1
 	}
+	shards, err := walShardsOnDisk(filepath.Join(cfg.DataDir, "wal"))
+	if err != nil {
+		return nil, fmt.Errorf("supervision: WAL dir: %w", err)
+	}
+	if shards > cfg.WALShards {
+		// A shard left out would not be replayed: what it holds beyond its
+		// trim point would be lost. The data dir keeps the larger count.
+		cfg.Logger.Warn("the data dir has more WAL shards than configured; opening all of them", "configured", cfg.WALShards, "on_disk", shards)
+		cfg.WALShards = shards
+	}
 	// node, not n: an error return sets n to nil before the deferred
 	// cleanup runs.
 	node := &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), group: NewGroup(cfg.Logger), stop: make(chan struct{})}
@@ -128,17 +138,6 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	} else {
 		storeURL = fmt.Sprintf("%T", store)
-	}
-	shards, err := walShardsOnDisk(filepath.Join(cfg.DataDir, "wal"))
-	if err != nil {
-		return nil, fmt.Errorf("supervision: WAL dir: %w", err)
-	}
-	if shards > cfg.WALShards {
-		// A shard left out would not be replayed: what it holds beyond its
-		// trim point would be lost. The data dir keeps the larger count.
-		n.log.Warn("the data dir has more WAL shards than configured; opening all of them", "configured", cfg.WALShards, "on_disk", shards)
-		cfg.WALShards = shards
-		n.cfg.WALShards = shards
 	}
 	for i := 0; i < cfg.WALShards; i++ {
 		trim, err := n.meta.WALTrim(i)
@@ -176,9 +175,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.PretouchMemory {
 		sized := bcfg
 		sized.EnsureDefaults()
-		start := time.Now()
-		pretouch.Heap(sized.LogCacheBytes + sized.BlockCacheBytes)
-		n.log.Info("memory pre-touched", "bytes", sized.LogCacheBytes+sized.BlockCacheBytes, "took", time.Since(start).Round(time.Millisecond))
+		start, bytes := time.Now(), sized.LogCacheBytes+sized.BlockCacheBytes
+		pretouch.Heap(bytes)
+		n.log.Info("memory pre-touched", "bytes", bytes, "took", time.Since(start).Round(time.Millisecond))
 	}
 	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
 	n.net.SetHandler(n.broker)
