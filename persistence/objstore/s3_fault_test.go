@@ -352,6 +352,14 @@ func TestS3GetIntoRetriesAndFallsBack(t *testing.T) {
 	store := fake.newStore(t, nil)
 	data := patterned(256 << 10)
 	mustPut(t, store, "k/into", data)
+	// The plain read lands in the buffer itself: nothing is returned to
+	// copy from.
+	direct := make([]byte, 5000)
+	into := &readInto{dst: [][]byte{direct}, total: int64(len(direct))}
+	rest, err := store.Get(context.WithValue(ctx, readIntoKey{}, into), "k/into", 777, into.total)
+	if err != nil || !into.filled || len(rest) != 0 || !bytes.Equal(direct, data[777:777+len(direct)]) {
+		t.Fatalf("read into place: filled %v, %d bytes returned, %v", into.filled, len(rest), err)
+	}
 	for _, rule := range []*faultRule{
 		{op: "GetObject", remaining: 2, truncate: true},
 		{op: "GetObject", remaining: 1, ignoreRange: true},
