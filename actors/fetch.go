@@ -230,7 +230,7 @@ func (fr *fetchRequest) finishLocked() {
 		fr.r.Close(err.Error())
 		return
 	}
-	fr.r.RespondFrame(frame.Parts, frame.Size)
+	fr.r.RespondFrame(frame.Parts, frame.Size, nil)
 }
 
 // keepOnly drops from the answer the partitions keep says no to, and the

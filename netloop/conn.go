@@ -22,6 +22,7 @@ type slot struct {
 	state    slotState
 	data     []byte   // nil for a skipped request
 	vec      [][]byte // a frame in parts, instead of data
+	written  func()   // called once vec is written or dropped
 	deadline int64    // unix nanos
 	queued   int64    // unix nanos: when the response was queued
 	key      int16    // the request's API key
@@ -46,6 +47,10 @@ type connState struct {
 	backlog [][]byte
 	head    int // backlog[:head] is written
 	parked  bool
+	// marks[markHead:] are the written callbacks of the responses in the
+	// backlog, in order, each with the backlog length that ends its parts.
+	marks    []writtenMark
+	markHead int
 
 	local any // the Handler's per-connection value (Request.ConnLocal)
 }
@@ -69,8 +74,28 @@ func (cs *connState) accept(c *completion) bool {
 		return false
 	}
 	s.state = slotReady
-	s.data, s.vec, s.queued = c.data, c.vec, c.queued
+	s.data, s.vec, s.written, s.queued = c.data, c.vec, c.written, c.queued
 	return true
+}
+
+// writtenMark is a response's written callback, due once the backlog is
+// written up to end.
+type writtenMark struct {
+	end int
+	fn  func()
+}
+
+// callWritten calls the callbacks of the responses whose parts are all
+// handed to writev (or dropped: all, when everything is).
+func (cs *connState) callWritten(all bool) {
+	for cs.markHead < len(cs.marks) && (all || cs.marks[cs.markHead].end <= cs.head) {
+		cs.marks[cs.markHead].fn()
+		cs.marks[cs.markHead] = writtenMark{}
+		cs.markHead++
+	}
+	if cs.markHead == len(cs.marks) {
+		cs.marks, cs.markHead = cs.marks[:0], 0
+	}
 }
 
 // maxIovecs is Linux's limit on the parts of one writev (UIO_MAXIOV).
@@ -110,6 +135,9 @@ func (cs *connState) flush() {
 		for _, part := range s.vec {
 			cs.backlog = append(cs.backlog, part)
 			added += len(part)
+		}
+		if s.written != nil {
+			cs.marks = append(cs.marks, writtenMark{end: len(cs.backlog), fn: s.written})
 		}
 		*s = slot{}
 		cs.writeSeq++
@@ -167,12 +195,14 @@ func (cs *connState) writeBacklog() {
 		clear(pending[:whole])
 		cs.head += whole
 		cs.loop.server.unwritten.Add(-int64(size))
+		cs.callWritten(false)
 		if cs.head < len(cs.backlog) && cs.loop.answersWaiting() {
 			cs.loop.park(cs)
 			return
 		}
 	}
 	if cs.head == len(cs.backlog) {
+		cs.callWritten(true) // all of the backlog is written
 		cs.backlog, cs.head = cs.backlog[:0], 0
 		if cap(cs.backlog) > keepParts {
 			cs.backlog = nil // release what one response of many parts grew
@@ -195,6 +225,7 @@ func (cs *connState) dropBacklog() {
 	cs.loop.server.unwritten.Add(-int64(dropped))
 	clear(cs.backlog)
 	cs.backlog, cs.head = nil, 0
+	cs.callWritten(true)
 }
 
 // readFrames decodes and dispatches every complete frame in the inbound buffer

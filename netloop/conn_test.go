@@ -323,3 +323,88 @@ func TestBacklogWriteFailure(t *testing.T) {
 		t.Fatalf("%d writes after the failure", conn.writes)
 	}
 }
+
+// A response's written callback runs once its last part has been handed to
+// writev, not before, and once only; a response whose parts are dropped
+// (the write failed) has it called too.
+func TestWrittenAfterLastPart(t *testing.T) {
+	l := testLoop()
+	conn := &recordingConn{}
+	cs := &connState{c: conn, loop: l, slots: make([]slot, 4)}
+	big := bytes.Repeat([]byte{5}, 2*writeSlice+10)
+	var calls []string
+	var writtenAt []int // bytes handed to writev when each callback ran
+	mark := func(name string) func() {
+		return func() {
+			calls = append(calls, name)
+			writtenAt = append(writtenAt, len(bytes.Join(conn.writes, nil)))
+		}
+	}
+	cs.slots[0] = slot{state: slotReady, vec: [][]byte{[]byte("a"), big}, written: mark("a")}
+	cs.slots[1] = slot{state: slotReady, data: []byte("plain")}
+	cs.slots[2] = slot{state: slotReady, vec: [][]byte{[]byte("c")}, written: mark("c")}
+	cs.slots[3] = slot{state: slotReady, vec: nil, written: mark("empty")}
+	cs.inflight = 4
+	l.server.inflight.Store(4)
+
+	l.queue = append(l.queue, completion{}) // others wait: one slice, then park
+	cs.flush()
+	if len(calls) != 0 {
+		t.Fatalf("callbacks %v ran with %d of %d bytes written", calls, writeSlice, len(big)+1)
+	}
+	l.queue = l.queue[:0]
+	if err := l.drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantAt := []int{1 + len(big), 1 + len(big) + 5 + 1, 1 + len(big) + 5 + 1}
+	if len(calls) != 3 || calls[0] != "a" || calls[1] != "c" || calls[2] != "empty" {
+		t.Fatalf("callbacks %v, want a, c, empty once each", calls)
+	}
+	for i := range wantAt {
+		if writtenAt[i] < wantAt[i] {
+			t.Fatalf("callback %s ran with %d bytes written, before its last part (%d)", calls[i], writtenAt[i], wantAt[i])
+		}
+	}
+
+	// A failed write drops the parts: the callback runs then.
+	fconn := &failingConn{server: l.server}
+	fcs := &connState{c: fconn, loop: l, slots: make([]slot, 4)}
+	fconn.cs = fcs
+	l.conns[fcs] = struct{}{}
+	l.server.connections.Add(1)
+	dropped := 0
+	fcs.slots[0] = slot{state: slotReady, vec: [][]byte{big}, written: func() { dropped++ }}
+	fcs.inflight = 1
+	l.server.inflight.Store(1)
+	fcs.flush()
+	if dropped != 1 {
+		t.Fatalf("callback ran %d times for a failed write, want 1", dropped)
+	}
+}
+
+// Answers that will never be written have their callbacks run: one that
+// waited behind an unanswered request when the connection closed, and one
+// that arrived after.
+func TestWrittenOnClose(t *testing.T) {
+	l := testLoop()
+	conn := &failingConn{server: l.server}
+	cs := &connState{c: conn, loop: l, slots: make([]slot, 4)}
+	conn.cs = cs
+	l.conns[cs] = struct{}{}
+	l.server.connections.Add(1)
+	calls := 0
+	cs.slots[1] = slot{state: slotReady, vec: [][]byte{[]byte("x")}, written: func() { calls++ }}
+	cs.inflight = 3 // slot 0 unanswered, 1 ready behind it, 2 on its way
+	l.server.inflight.Store(3)
+	l.server.OnClose(conn, nil)
+	if calls != 1 {
+		t.Fatalf("%d calls for the answer waiting at close, want 1", calls)
+	}
+	l.queue = append(l.queue, completion{conn: cs, seq: 2, vec: [][]byte{[]byte("y")}, written: func() { calls++ }})
+	if err := l.drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 {
+		t.Fatalf("%d calls after an answer reached the closed connection, want 2", calls)
+	}
+}

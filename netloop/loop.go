@@ -24,9 +24,19 @@ type completion struct {
 	kind completionKind
 	data []byte   // the response frame, or
 	vec  [][]byte // the response frame in parts (RespondFrame)
+	// written is called once vec is no longer referenced (RespondFrame).
+	written func()
 	// queued is when the response was queued (unix nanos), for
 	// floe_response_wait_seconds.
 	queued int64
+}
+
+// dropped lets go of a completion that will not be written.
+func (c *completion) dropped() {
+	if c.written != nil {
+		c.written()
+		c.written = nil
+	}
 }
 
 // loopState is floe's per-event-loop state. conns is loop-owned; queue and
@@ -81,8 +91,12 @@ func (l *loopState) complete(c completion) {
 		// The engine is shutting down: the connections are going away too.
 		l.mu.Lock()
 		l.scheduled = false
-		l.queue = l.queue[:0]
+		dropped := l.queue
+		l.queue = nil
 		l.mu.Unlock()
+		for i := range dropped {
+			dropped[i].dropped()
+		}
 	}
 }
 
@@ -99,6 +113,8 @@ func (l *loopState) drain(context.Context) error {
 		c := &q[i]
 		if c.conn.closed {
 			l.server.inflightDone()
+			c.dropped()
+			q[i] = completion{}
 			continue
 		}
 		if c.conn.accept(c) {

@@ -44,14 +44,22 @@ func (r *Request) Respond(resp kmsg.Response) {
 // RespondFrame queues an already encoded response frame, given in parts of
 // size bytes in all (wire.AppendFetchFrame). The parts are handed to writev
 // as they are, so they must not change until written; the caller's part
-// slices may be referenced by other frames too.
-func (r *Request) RespondFrame(parts [][]byte, size int) {
+// slices may be referenced by other frames too. written, if not nil, is
+// called once the server no longer references the parts: when the last of
+// them has been handed to writev (gnet copies what the socket does not take
+// at once), or when they are dropped because the connection closed or the
+// request was answered already. It runs on the event loop (or the caller's
+// goroutine, for a dropped answer) and must not block.
+func (r *Request) RespondFrame(parts [][]byte, size int, written func()) {
 	if !r.done.CompareAndSwap(false, true) {
+		if written != nil {
+			written()
+		}
 		return
 	}
 	now := time.Now()
 	r.conn.loop.server.metrics.observe(r.Header.Key, now.Sub(r.Received), size)
-	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, vec: parts, queued: now.UnixNano()})
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, vec: parts, written: written, queued: now.UnixNano()})
 }
 
 // Skip releases the request's slot without a response (acks=0 produce).

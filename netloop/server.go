@@ -274,6 +274,9 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 		// Answers that arrived but waited behind an unanswered one.
 		if cs.slots[i].state == slotReady {
 			s.inflightDone()
+			if fn := cs.slots[i].written; fn != nil {
+				fn()
+			}
 		}
 		cs.slots[i] = slot{}
 	}

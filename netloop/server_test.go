@@ -89,7 +89,7 @@ func framesHandler(inParts func(corr int32) bool, frameFor func(corr int32) [][]
 			for _, p := range vec {
 				size += len(p)
 			}
-			r.RespondFrame(vec, size)
+			r.RespondFrame(vec, size, nil)
 		}()
 	})
 }
