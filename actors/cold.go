@@ -8,7 +8,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/floe-io/floe/persistence/blockcache"
-	"github.com/floe-io/floe/persistence/objformat"
 )
 
 // coldLoadMsg asks a cold loader to read object blocks into the block cache.
@@ -41,6 +40,9 @@ const coldLoadTimeout = 30 * time.Second
 // produce and tail fetches share nothing with them.
 type coldLoader struct {
 	b *Broker
+	// Scratch for one load, reused: the blocks being read and their buffers.
+	blocks []*blockcache.Block
+	bufs   [][]byte
 }
 
 func (b *Broker) coldLoaderProducer() actor.Producer {
@@ -83,28 +85,38 @@ func (c *coldLoader) Receive(ctx actor.Context) {
 }
 
 // load reads the contiguous blocks span (ranges[first:] of the message) and
-// fills the cache.
+// fills the cache. The blocks are read with one ranged GET straight into
+// their buffers, which are mostly ones that evicted blocks left (see
+// blockcache.Block).
 func (c *coldLoader) load(stream uint64, span []objectRange, first, demand int) bool {
 	start := time.Now()
 	pos := span[0].position
 	size := span[len(span)-1].position + span[len(span)-1].size - pos
+	c.blocks, c.bufs = c.blocks[:0], c.bufs[:0]
+	for _, r := range span {
+		b := c.b.blocks.NewBlock(int(r.size))
+		c.blocks = append(c.blocks, b)
+		c.bufs = append(c.bufs, b.Data)
+	}
+	defer func() {
+		clear(c.blocks)
+		clear(c.bufs)
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), coldLoadTimeout)
-	data, err := c.b.deps.Store.Get(ctx, span[0].key, pos, size)
+	err := c.b.deps.Store.GetInto(ctx, span[0].key, pos, c.bufs...)
 	cancel()
 	c.b.coldReads.Add(1)
 	c.b.metrics.coldRead.Observe(time.Since(start).Seconds())
-	if err == nil && int64(len(data)) != size {
-		err = objformat.ErrCorrupt
-	}
 	if err != nil {
 		c.b.metrics.coldReadErrors.Inc()
 		c.b.log.Warn("cold read failed", "key", span[0].key, "position", pos, "bytes", size, "err", err)
-		for _, r := range span {
+		for i, r := range span {
+			c.blocks[i].Release()
 			c.b.blocks.Abandon(blockKey(r))
 		}
 		return false
 	}
-	c.b.metrics.coldReadBytes.Add(float64(len(data)))
+	c.b.metrics.coldReadBytes.Add(float64(size))
 	// Readahead blocks go in first and the demanded ones last, so in a small
 	// cache a load's own readahead cannot evict the block the reader waits
 	// for.
@@ -112,8 +124,7 @@ func (c *coldLoader) load(stream uint64, span []objectRange, first, demand int) 
 		for i, r := range span {
 			prefetched := first+i >= demand
 			if prefetched == (pass == 0) {
-				off := r.position - pos
-				c.b.blocks.Fill(blockKey(r), stream, data[off:off+r.size:off+r.size], prefetched)
+				c.b.blocks.Fill(blockKey(r), stream, c.blocks[i], prefetched)
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/floe-io/floe/netloop"
+	"github.com/floe-io/floe/persistence/blockcache"
 	"github.com/floe-io/floe/wire"
 )
 
@@ -26,6 +27,9 @@ type fetchPart struct {
 	logStartOffset int64
 	batches        [][]byte
 	bytes          int
+	// blocks are the block cache's blocks that batches reference, held
+	// until the answer is written (or the round's reads are dropped).
+	blocks []*blockcache.Block
 
 	// Guarded by fetchRequest.mu.
 	inRound bool // read in the current round
@@ -86,6 +90,7 @@ func (fr *fetchRequest) startRound(park, all bool) {
 			continue
 		}
 		part.code, part.batches, part.bytes = 0, part.batches[:0], 0
+		part.releaseBlocks()
 		if off := part.offset; off == part.ref.highWatermark.Load() && (!park || part.ref.parkAt(off, fr, i)) {
 			part.inRound = false
 			part.highWatermark, part.logStartOffset = off, part.ref.logStartOffset.Load()
@@ -223,14 +228,47 @@ func (fr *fetchRequest) finishLocked() {
 		}
 	}
 	fr.resp.Version = fr.r.Header.Version
+	written := fr.takeBlocks()
 	frame, err := wire.AppendFetchFrame(fr.r.Header.CorrelationID, fr.resp, func(t, p int) [][]byte { return records[t][p] })
 	if err != nil {
 		// Unreachable while wire's table advertises only versions the
 		// encoder covers (a wire test checks that); never a silent copy.
 		fr.r.Close(err.Error())
+		if written != nil {
+			written()
+		}
 		return
 	}
-	fr.r.RespondFrame(frame.Parts, frame.Size, nil)
+	fr.r.RespondFrame(frame.Parts, frame.Size, written)
+}
+
+// takeBlocks takes the block references the parts hold and returns what
+// releases them, for the server to call when the answer is written; nil
+// when the answer holds no block (a tail fetch).
+func (fr *fetchRequest) takeBlocks() func() {
+	var held []*blockcache.Block
+	for i := range fr.parts {
+		held = append(held, fr.parts[i].blocks...)
+		fr.parts[i].blocks = nil
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	return func() {
+		for _, b := range held {
+			b.Release()
+		}
+	}
+}
+
+// releaseBlocks ends the part's references to blocks (its batches are
+// being dropped).
+func (part *fetchPart) releaseBlocks() {
+	for i, b := range part.blocks {
+		b.Release()
+		part.blocks[i] = nil
+	}
+	part.blocks = part.blocks[:0]
 }
 
 // keepOnly drops from the answer the partitions keep says no to, and the

@@ -59,7 +59,7 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 	i := sort.Search(len(l.objects), func(i int) bool { return l.objects[i].end > off })
 	for ; i < len(l.objects); i++ {
 		rng := l.objects[i]
-		data, ok := p.b.blocks.Get(blockKey(rng))
+		block, ok := p.b.blocks.Get(blockKey(rng))
 		if !ok {
 			p.b.metrics.cacheMisses.Inc()
 			p.readahead(i)
@@ -67,7 +67,15 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 			return
 		}
 		p.b.metrics.blockHits.Inc()
-		full, err := p.takeBatches(part, rng, data, &off, l.highWatermark)
+		taken := len(part.batches)
+		full, err := p.takeBatches(part, rng, block.Data, &off, l.highWatermark)
+		if len(part.batches) > taken {
+			// The answer sends the block's bytes as they are: the fetch
+			// holds the reference until the answer is written.
+			part.blocks = append(part.blocks, block)
+		} else {
+			block.Release()
+		}
 		if err != nil {
 			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
 			part.code = kerr.KafkaStorageError.Code

@@ -75,10 +75,11 @@ func (p *partition) lookupMaxTimestamp(m *listOffsetMsg) {
 			p.awaitBlock(m, cut)
 			return
 		}
-		err := eachBlockBatch(block, func(data []byte, h wire.BatchHeader) bool {
+		err := eachBlockBatch(block.Data, func(data []byte, h wire.BatchHeader) bool {
 			take(data, h)
 			return true
 		})
+		block.Release()
 		if err != nil {
 			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
 			m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)
@@ -117,7 +118,8 @@ func (p *partition) lookupTime(m *listOffsetMsg) {
 			p.awaitBlock(m, i)
 			return
 		}
-		off, ts, found, err := p.recordAtTimeInBlock(block, l.logStartOffset, m.target)
+		off, ts, found, err := p.recordAtTimeInBlock(block.Data, l.logStartOffset, m.target)
+		block.Release()
 		if err != nil {
 			p.b.log.Error("corrupt object block", "key", rng.key, "position", rng.position, "err", err)
 			m.lr.done(m.slot, kerr.KafkaStorageError.Code, -1, -1)

@@ -200,7 +200,12 @@ func compactionUnderColdReads(t *testing.T, cfg Config, countObjects func() int)
 	if errs := metricValue(t, n, "floe_cold_read_errors_total"); errs != 0 {
 		t.Fatalf("%v cold reads failed", errs)
 	}
-	t.Logf("objects: %d before compaction, %d after", before, countObjects())
+	// The reads went through recycled block buffers (what the byte checks
+	// above guard: a buffer reused while an answer still sends it).
+	if reused := metricValue(t, n, "floe_block_cache_reused_buffers_total"); reused == 0 {
+		t.Fatal("no cold load reused a released block's buffer")
+	}
+	t.Logf("objects: %d before compaction, %d after; %v block buffers reused", before, countObjects(), metricValue(t, n, "floe_block_cache_reused_buffers_total"))
 }
 
 // consumeRange reads partition 0 from start to end and checks every record.

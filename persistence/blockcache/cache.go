@@ -14,7 +14,7 @@ type Key struct {
 type entry struct {
 	key        Key
 	stream     uint64
-	data       []byte
+	block      *Block
 	prefetched bool          // loaded ahead of need and not read yet
 	consumed   bool          // read past by a sequential reader: on the consumed list
 	elem       *list.Element // in lru, or in consumed
@@ -27,6 +27,8 @@ type Stats struct {
 	PrefetchedUnread int64 // prefetched blocks evicted before a read
 	Bytes            int64
 	ConsumedBytes    int64 // of Bytes, in blocks read past
+	ReusedBuffers    int64 // loads that read into a released block's buffer
+	FreeBytes        int64 // released buffers kept for reuse
 	Blocks           int
 }
 
@@ -42,12 +44,22 @@ type Cache struct {
 	loading  map[Key]struct{} // guarded by mu: reserved, being read
 	wasted   map[uint64]int64 // guarded by mu: per stream, prefetched blocks evicted unread
 	stats    Stats            // guarded by mu
+	free     *freeList
 }
+
+// Released buffers waiting for reuse may hold a sixteenth of the capacity,
+// and 8 MiB at least, on top of the capacity: a catch-up evicts about as
+// fast as it loads, so a few blocks' worth keeps every load supplied.
+const (
+	freeShare    = 16
+	minFreeBytes = 8 << 20
+)
 
 // New makes a cache holding at most capacity bytes of block data.
 func New(capacity int64) *Cache {
 	return &Cache{
 		capacity: capacity,
+		free:     newFreeList(max(capacity/freeShare, minFreeBytes)),
 		lru:      list.New(),
 		consumed: list.New(),
 		entries:  make(map[Key]*entry),
@@ -56,8 +68,24 @@ func New(capacity int64) *Cache {
 	}
 }
 
-// Get returns a block and marks it used.
-func (c *Cache) Get(k Key) ([]byte, bool) {
+// NewBlock returns a block of n bytes holding one reference, for a load to
+// read into and hand to Fill (or Release, if the load fails). Its buffer may
+// be one a released block used: the bytes are not zeroed.
+func (c *Cache) NewBlock(n int) *Block {
+	b := &Block{}
+	b.refs.Store(1)
+	size, class, ok := classSize(n)
+	if !ok {
+		b.Data = make([]byte, n)
+		return b
+	}
+	b.Data, b.free = c.free.get(size, class)[:n], c.free
+	return b
+}
+
+// Get returns a block and marks it used. The caller holds a reference and
+// must Release it when done with the bytes (a fetch answer, once written).
+func (c *Cache) Get(k Key) (*Block, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[k]
@@ -70,7 +98,8 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 	if !e.consumed {
 		c.lru.MoveToFront(e.elem)
 	}
-	return e.data, true
+	e.block.retain()
+	return e.block, true
 }
 
 // Contains reports whether a block is cached or being loaded, without
@@ -102,21 +131,23 @@ func (c *Cache) Abandon(k Key) {
 	c.mu.Unlock()
 }
 
-// Fill stores a loaded block (reserved or not) and evicts from the cold end
-// until the cache is within its capacity. A block larger than the whole
-// capacity is still kept, alone, so that the reader who asked for it can make
-// progress; a prefetched one that large is not.
-func (c *Cache) Fill(k Key, stream uint64, data []byte, prefetched bool) {
+// Fill stores a loaded block (reserved or not), taking over the caller's
+// reference, and evicts from the cold end until the cache is within its
+// capacity. A block larger than the whole capacity is still kept, alone, so
+// that the reader who asked for it can make progress; a prefetched one that
+// large is not. A block counts its buffer's size, not its length.
+func (c *Cache) Fill(k Key, stream uint64, b *Block, prefetched bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.loading, k)
-	if c.entries[k] != nil || prefetched && int64(len(data)) > c.capacity {
+	if c.entries[k] != nil || prefetched && int64(cap(b.Data)) > c.capacity {
+		b.Release()
 		return
 	}
-	e := &entry{key: k, stream: stream, data: data, prefetched: prefetched}
+	e := &entry{key: k, stream: stream, block: b, prefetched: prefetched}
 	e.elem = c.lru.PushFront(e)
 	c.entries[k] = e
-	c.used += int64(len(data))
+	c.used += e.bytes()
 	for c.used > c.capacity && len(c.entries) > 1 {
 		if back := c.consumed.Back(); back != nil {
 			c.evictLocked(back.Value.(*entry))
@@ -145,7 +176,7 @@ func (c *Cache) Consumed(k Key) {
 	c.lru.Remove(e.elem)
 	e.consumed = true
 	e.elem = c.consumed.PushFront(e)
-	c.doneUsed += int64(len(e.data))
+	c.doneUsed += e.bytes()
 	for c.doneUsed > c.capacity/consumedShare {
 		c.evictLocked(c.consumed.Back().Value.(*entry))
 	}
@@ -169,18 +200,23 @@ func (c *Cache) Stats() Stats {
 	s.Bytes = c.used
 	s.ConsumedBytes = c.doneUsed
 	s.Blocks = len(c.entries)
+	s.ReusedBuffers = c.free.reused.Load()
+	s.FreeBytes = c.free.held()
 	return s
 }
+
+func (e *entry) bytes() int64 { return int64(cap(e.block.Data)) }
 
 func (c *Cache) evictLocked(e *entry) {
 	if e.consumed {
 		c.consumed.Remove(e.elem)
-		c.doneUsed -= int64(len(e.data))
+		c.doneUsed -= e.bytes()
 	} else {
 		c.lru.Remove(e.elem)
 	}
 	delete(c.entries, e.key)
-	c.used -= int64(len(e.data))
+	c.used -= e.bytes()
+	e.block.Release()
 	c.stats.Evictions++
 	if e.prefetched {
 		c.stats.PrefetchedUnread++

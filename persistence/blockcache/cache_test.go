@@ -1,13 +1,19 @@
 package blockcache
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 )
 
 func key(i int) Key { return Key{Object: "o", Position: int64(i)} }
 
-func block(n int) []byte { return make([]byte, n) }
+// block is an unrecycled block holding the caller's reference.
+func block(n int) *Block {
+	b := &Block{Data: make([]byte, n)}
+	b.refs.Store(1)
+	return b
+}
 
 func TestLRUByBytes(t *testing.T) {
 	c := New(300)
@@ -138,7 +144,11 @@ func TestOversizedBlock(t *testing.T) {
 	}
 }
 
+// Loads, reads and evictions from many goroutines, with recycled buffers:
+// every block is filled with its key's byte, and a reader holding a block
+// must see only that byte however many loads reuse buffers meanwhile.
 func TestConcurrentUse(t *testing.T) {
+	const size = 4 << 10
 	c := New(64 << 10)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -146,11 +156,25 @@ func TestConcurrentUse(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 2000; i++ {
-				k := key((i * (g + 1)) % 300)
+				n := (i * (g + 1)) % 300
+				k := key(n)
 				if c.Reserve(k) {
-					c.Fill(k, uint64(g), block(512), i%2 == 0)
+					b := c.NewBlock(size)
+					for j := range b.Data {
+						b.Data[j] = byte(n)
+					}
+					c.Fill(k, uint64(g), b, i%2 == 0)
 				}
-				c.Get(k)
+				if b, ok := c.Get(k); ok {
+					runtime.Gosched() // let others evict and reload meanwhile
+					for j, v := range b.Data {
+						if v != byte(n) {
+							t.Errorf("block %d byte %d is %d: its buffer was reused while held", n, j, v)
+							break
+						}
+					}
+					b.Release()
+				}
 				if i%7 == 0 {
 					c.Consumed(k)
 				}
@@ -158,7 +182,103 @@ func TestConcurrentUse(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
-	if s := c.Stats(); s.Bytes > 64<<10 {
+	s := c.Stats()
+	if s.Bytes > 64<<10 {
 		t.Fatalf("over capacity: %+v", s)
+	}
+	if s.ReusedBuffers == 0 {
+		t.Fatalf("no buffer reused: %+v", s)
+	}
+}
+
+// An evicted block's buffer is read into again by a later load, unless a
+// reader still holds it; then it is reused once the reader releases it.
+func TestBufferReuse(t *testing.T) {
+	const size = 300 << 10
+	c := New(2 * 320 << 10) // two blocks' buffers
+	fill := func(i int) *Block {
+		b := c.NewBlock(size)
+		c.Fill(key(i), 1, b, false)
+		return b
+	}
+	first := fill(0)
+	buf := &first.Data[0]
+	held, ok := c.Get(key(0))
+	if !ok {
+		t.Fatal("block 0 not cached")
+	}
+	fill(1)
+	fill(2) // evicts 0, which the reader holds
+	if b := c.NewBlock(size); &b.Data[0] == buf {
+		t.Fatal("a held block's buffer was handed to a load")
+	}
+	if s := c.Stats(); s.ReusedBuffers != 0 {
+		t.Fatalf("%d buffers reused, want 0", s.ReusedBuffers)
+	}
+	held.Release()
+	b := c.NewBlock(size - 1000) // the same size class
+	if &b.Data[0] != buf {
+		t.Fatal("released buffer not reused")
+	}
+	if len(b.Data) != size-1000 || cap(b.Data) != 320<<10 {
+		t.Fatalf("len %d cap %d, want %d and %d", len(b.Data), cap(b.Data), size-1000, 320<<10)
+	}
+	if s := c.Stats(); s.ReusedBuffers != 1 {
+		t.Fatalf("%d buffers reused, want 1", s.ReusedBuffers)
+	}
+	b.Release()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a second release did not panic")
+		}
+	}()
+	b.Release()
+}
+
+// The free list holds at most its share of the capacity.
+func TestFreeListBounded(t *testing.T) {
+	const size = 16 << 20
+	c := New(freeShare * size) // the free list has room for one buffer
+	a, b := c.NewBlock(size), c.NewBlock(size)
+	a.Release()
+	b.Release()
+	c.NewBlock(size)
+	c.NewBlock(size)
+	if s := c.Stats(); s.ReusedBuffers != 1 {
+		t.Fatalf("%d buffers reused, want 1", s.ReusedBuffers)
+	}
+}
+
+func TestClassSize(t *testing.T) {
+	for _, tc := range []struct{ n, size int }{
+		{4096, 4096},
+		{4097, 5120},
+		{5120, 5120},
+		{5121, 6144},
+		{512 << 10, 512 << 10},
+		{512<<10 + 1, 640 << 10},
+		{300 << 10, 320 << 10},
+		{maxClassBytes, maxClassBytes},
+	} {
+		size, _, ok := classSize(tc.n)
+		if !ok || size != tc.size {
+			t.Errorf("classSize(%d) = %d, %v; want %d", tc.n, size, ok, tc.size)
+		}
+	}
+	for _, n := range []int{1, minClassBytes - 1, maxClassBytes + 1} {
+		if _, _, ok := classSize(n); ok {
+			t.Errorf("classSize(%d) recycled", n)
+		}
+	}
+	seen := map[int]int{}
+	for n := minClassBytes; n <= 1<<20; n += 512 {
+		size, class, _ := classSize(n)
+		if prev, ok := seen[class]; ok && prev != size {
+			t.Fatalf("class %d has sizes %d and %d", class, prev, size)
+		}
+		seen[class] = size
+		if size < n || size > n+n/4 {
+			t.Fatalf("classSize(%d) = %d", n, size)
+		}
 	}
 }

@@ -24,5 +24,19 @@
 //
 // A Cache is safe for concurrent use: every method takes its mutex and holds
 // it only for map and list operations, never across I/O. Block data is
-// immutable once filled and may be shared by any number of readers.
+// immutable once filled and may be shared by any number of readers, each
+// holding a reference (Get) until it is done; a fetch answer sends block
+// bytes without copying them, so its references end when the answer has
+// been handed to the socket.
+//
+// # Buffer reuse
+//
+// When an evicted block's last reference ends, its buffer goes to a free
+// list, by size class, and the next load of a block of that class reads into
+// it (NewBlock). A catch-up loads and evicts tens of megabytes a second; with
+// new memory for every block, the heap zeroes each buffer before the load
+// overwrites it (9.5% of the broker's CPU in a catch-up profile) and grows
+// into pages the kernel must fault in. The free list holds at most a
+// sixteenth of the capacity (8 MiB at least) on top of it; a reference never
+// released only loses its buffer to the garbage collector.
 package blockcache
