@@ -255,6 +255,13 @@ func (b *Broker) handledKeys() []int16 {
 	return keys
 }
 
+// PreallocateBlocks allocates the block cache's memory now, as buffers for
+// blocks of the configured block size, and returns its bytes; see
+// blockcache.Cache.Preallocate. Call it before Start.
+func (b *Broker) PreallocateBlocks() int64 {
+	return b.blocks.Preallocate(b.cfg.BlockBytes)
+}
+
 // SetAdvertised sets the address given to clients; call before Start.
 func (b *Broker) SetAdvertised(host string, port int32) {
 	b.cfg.AdvertiseHost, b.cfg.AdvertisePort = host, port

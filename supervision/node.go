@@ -59,11 +59,12 @@ type Config struct {
 	// ProducerIDExpiration: an idempotent producer's state is forgotten
 	// this long after its last write; zero takes the default, one day.
 	ProducerIDExpiration time.Duration
-	// PretouchMemory touches, at start, as much heap as the log cache and
-	// the block cache may hold, so that filling them later takes no page
-	// faults (package pretouch). It needs the runtime setting
-	// madvdontneed=0, which cmd/floe sees to, or the runtime gives the
-	// memory back to the kernel again.
+	// PretouchMemory allocates, at start, the block cache's buffers
+	// (actors.Broker.PreallocateBlocks) and touches as much more heap as
+	// the log cache and the block cache may hold, so that filling them
+	// later takes no page faults and no zeroing (package pretouch). It
+	// needs the runtime setting madvdontneed=0, which cmd/floe sees to, or
+	// the runtime gives the heap memory back to the kernel again.
 	PretouchMemory bool
 	Logger         *slog.Logger
 }
@@ -172,14 +173,15 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionOutputBytes: cfg.CompactionOutputBytes, CompactionMinAge: cfg.CompactionMinAge,
 		Groups: actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
 	}
+	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
 	if cfg.PretouchMemory {
 		sized := bcfg
 		sized.EnsureDefaults()
 		start, bytes := time.Now(), sized.LogCacheBytes+sized.BlockCacheBytes
+		blocks := n.broker.PreallocateBlocks()
 		pretouch.Heap(bytes)
-		n.log.Info("memory pre-touched", "bytes", bytes, "took", time.Since(start).Round(time.Millisecond))
+		n.log.Info("memory pre-touched", "bytes", bytes, "block_buffers", blocks, "took", time.Since(start).Round(time.Millisecond))
 	}
-	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
 	n.net.SetHandler(n.broker)
 	if err := n.net.Start(ctx); err != nil {
 		return nil, err

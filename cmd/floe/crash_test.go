@@ -320,7 +320,7 @@ func TestPretouchMemory(t *testing.T) {
 	if !slices.Contains(vars, "GODEBUG=madvdontneed=0") {
 		t.Errorf("the broker's environment has no GODEBUG=madvdontneed=0; its GODEBUG: %q", slices.DeleteFunc(vars, func(kv string) bool { return !strings.HasPrefix(kv, "GODEBUG=") }))
 	}
-	if !strings.Contains(b.Log(), `msg="memory pre-touched" bytes=33554432`) {
+	if !strings.Contains(b.Log(), `msg="memory pre-touched" bytes=33554432 block_buffers=16777216`) {
 		t.Errorf("no pre-touch of the two caches' 32 MiB in the log:\n%s", b.Tail(20))
 	}
 	if code := b.Terminate(30 * time.Second); code != 0 {

@@ -67,13 +67,20 @@ func classSize(n int) (size, class int, ok bool) {
 	return 1<<(e-1) + k*step, (e-1)*classesPerTwo + k, true
 }
 
-// freeList keeps released buffers by size class, up to a byte limit.
+// freeList keeps released buffers by size class, up to a byte limit; once
+// the cache's memory has been allocated ahead (Cache.Preallocate), up to
+// what the cached blocks leave of the capacity too.
 type freeList struct {
 	mu      sync.Mutex
 	limit   int64
 	bytes   int64            // guarded by mu
 	classes map[int][][]byte // guarded by mu
 	reused  atomic.Int64     // buffers handed out again
+	// ceiling is the capacity when preallocated (else 0), and cached the
+	// cache's bytes: the list may keep a buffer while the two together
+	// stay within the ceiling.
+	ceiling atomic.Int64
+	cached  atomic.Int64
 }
 
 func newFreeList(limit int64) *freeList {
@@ -98,20 +105,23 @@ func (f *freeList) get(size, class int) []byte {
 	return make([]byte, size)
 }
 
-// put keeps buf for reuse unless the list is full; the event loop calls it
-// (through Release) when a fetch answer is written, so it takes the mutex
-// for a slice append and nothing else.
-func (f *freeList) put(buf []byte) {
+// put keeps buf for reuse unless the list is full, and reports whether it
+// did; the event loop calls it (through Release) when a fetch answer is
+// written, so it takes the mutex for a slice append and nothing else.
+func (f *freeList) put(buf []byte) bool {
 	size, class, ok := classSize(cap(buf))
 	if !ok || size != cap(buf) {
-		return
+		return false
 	}
 	f.mu.Lock()
-	if f.bytes+int64(size) <= f.limit {
-		f.classes[class] = append(f.classes[class], buf)
-		f.bytes += int64(size)
+	defer f.mu.Unlock()
+	after := f.bytes + int64(size)
+	if after > f.limit && after+f.cached.Load() > f.ceiling.Load() {
+		return false
 	}
-	f.mu.Unlock()
+	f.classes[class] = append(f.classes[class], buf)
+	f.bytes = after
+	return true
 }
 
 // held is the bytes the list keeps.

@@ -282,3 +282,50 @@ func TestClassSize(t *testing.T) {
 		}
 	}
 }
+
+// Preallocate fills the free list with the capacity's worth of buffers for
+// the block size; loads of such blocks take them, and from then on the free
+// list keeps what the cached blocks leave of the capacity.
+func TestPreallocate(t *testing.T) {
+	const capacity, size = 64 << 20, 512 << 10
+	c := New(capacity)
+	if got := c.Preallocate(size); got != capacity {
+		t.Fatalf("preallocated %d bytes, want %d", got, capacity)
+	}
+	if s := c.Stats(); s.FreeBytes != capacity {
+		t.Fatalf("free %d bytes, want %d", s.FreeBytes, capacity)
+	}
+	for i := range 64 {
+		c.Fill(key(i), 1, c.NewBlock(size-100), false)
+	}
+	if s := c.Stats(); s.ReusedBuffers != 64 || s.FreeBytes != capacity/2 || s.Bytes != capacity/2 {
+		t.Fatalf("after 64 loads: %+v", s)
+	}
+	// Take every free buffer and 20 new ones, then release them all: the
+	// list keeps what the cached half leaves, not more.
+	var taken []*Block
+	for range 64 + 20 {
+		taken = append(taken, c.NewBlock(size))
+	}
+	if s := c.Stats(); s.ReusedBuffers != 128 || s.FreeBytes != 0 {
+		t.Fatalf("after taking the free list: %+v", s)
+	}
+	for _, b := range taken {
+		b.Release()
+	}
+	if s := c.Stats(); s.FreeBytes != capacity/2 {
+		t.Fatalf("free %d bytes after releases, want %d", s.FreeBytes, capacity/2)
+	}
+	// Without a preallocation the list keeps its sixteenth (8 MiB at least).
+	c = New(capacity)
+	taken = taken[:0]
+	for range 64 {
+		taken = append(taken, c.NewBlock(size))
+	}
+	for _, b := range taken {
+		b.Release()
+	}
+	if s := c.Stats(); s.FreeBytes != minFreeBytes {
+		t.Fatalf("free %d bytes, want %d", s.FreeBytes, minFreeBytes)
+	}
+}
