@@ -39,4 +39,10 @@
 // into pages the kernel must fault in. The free list holds at most a
 // sixteenth of the capacity (8 MiB at least) on top of it; a reference never
 // released only loses its buffer to the garbage collector.
+//
+// Until a catch-up's working set (readahead windows and blocks read past)
+// has been allocated once, loads still take new memory. Preallocate, which
+// `floe serve --pretouch-memory` calls, allocates the capacity's worth of
+// buffers for the configured block size at start instead; the free list
+// then keeps whatever the cached blocks leave of the capacity.
 package blockcache
