@@ -106,7 +106,7 @@ func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 			func() float64 { return float64(b.blocks.Stats().PrefetchedUnread) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "floe_block_cache_reused_buffers_total", Help: "Cold loads that read into the buffer of a block evicted and released before, instead of new memory."},
 			func() float64 { return float64(b.blocks.Stats().ReusedBuffers) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_free_bytes", Help: "Bytes of released block buffers kept for the next loads (beyond the block cache's size, at most a sixteenth of it or 8 MiB)."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_free_bytes", Help: "Bytes of released block buffers kept for the next loads; with the cached blocks, at most the block cache's size and a sixteenth more (8 MiB at least)."},
 			func() float64 { return float64(b.blocks.Stats().FreeBytes) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_log_cache_bytes", Help: "Bytes in the log cache (tail data)."},
 			func() float64 { return float64(b.cacheBytes.Load()) }),

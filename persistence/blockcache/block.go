@@ -67,20 +67,15 @@ func classSize(n int) (size, class int, ok bool) {
 	return 1<<(e-1) + k*step, (e-1)*classesPerTwo + k, true
 }
 
-// freeList keeps released buffers by size class, up to a byte limit; once
-// the cache's memory has been allocated ahead (Cache.Preallocate), up to
-// what the cached blocks leave of the capacity too.
+// freeList keeps released buffers by size class while they and the cached
+// blocks together stay within the limit.
 type freeList struct {
 	mu      sync.Mutex
 	limit   int64
 	bytes   int64            // guarded by mu
 	classes map[int][][]byte // guarded by mu
 	reused  atomic.Int64     // buffers handed out again
-	// ceiling is the capacity when preallocated (else 0), and cached the
-	// cache's bytes: the list may keep a buffer while the two together
-	// stay within the ceiling.
-	ceiling atomic.Int64
-	cached  atomic.Int64
+	cached  atomic.Int64     // the cache's bytes
 }
 
 func newFreeList(limit int64) *freeList {
@@ -116,7 +111,7 @@ func (f *freeList) put(buf []byte) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	after := f.bytes + int64(size)
-	if after > f.limit && after+f.cached.Load() > f.ceiling.Load() {
+	if after+f.cached.Load() > f.limit {
 		return false
 	}
 	f.classes[class] = append(f.classes[class], buf)

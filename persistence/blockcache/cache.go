@@ -48,9 +48,12 @@ type Cache struct {
 	free     *freeList
 }
 
-// Released buffers waiting for reuse may hold a sixteenth of the capacity,
-// and 8 MiB at least, on top of the capacity: a catch-up evicts about as
-// fast as it loads, so a few blocks' worth keeps every load supplied.
+// Released buffers waiting for reuse may hold what the cached blocks leave
+// of the capacity, and a sixteenth of it (8 MiB at least) more: blocks an
+// answer still sends when they are evicted, and the buffers they leave,
+// must not make the cache's memory grow past its size for long. A
+// catch-up evicts about as fast as it loads, so the margin keeps every
+// load supplied.
 const (
 	freeShare    = 16
 	minFreeBytes = 8 << 20
@@ -60,7 +63,7 @@ const (
 func New(capacity int64) *Cache {
 	return &Cache{
 		capacity: capacity,
-		free:     newFreeList(max(capacity/freeShare, minFreeBytes)),
+		free:     newFreeList(capacity + max(capacity/freeShare, minFreeBytes)),
 		lru:      list.New(),
 		consumed: list.New(),
 		entries:  make(map[Key]*entry),
@@ -88,15 +91,13 @@ func (c *Cache) NewBlock(n int) *Block {
 // bytes, as many as the capacity holds, and writes to every page of them so
 // that the kernel maps the memory now. Loads of such blocks then neither
 // fault pages in nor wait for the heap to zero memory, from the first
-// catch-up on; the price is the capacity's memory held from the start. From
-// then on the free list keeps what the cached blocks leave of the capacity.
-// It returns the bytes allocated.
+// catch-up on; the price is the capacity's memory held from the start. It
+// returns the bytes allocated.
 func (c *Cache) Preallocate(blockSize int) int64 {
 	size, _, ok := classSize(blockSize)
 	if !ok {
 		return 0
 	}
-	c.free.ceiling.Store(c.capacity)
 	page := os.Getpagesize()
 	var total int64
 	for c.free.held()+c.free.cached.Load()+int64(size) <= c.capacity {

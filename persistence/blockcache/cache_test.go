@@ -235,17 +235,23 @@ func TestBufferReuse(t *testing.T) {
 	b.Release()
 }
 
-// The free list holds at most its share of the capacity.
+// The free list and the cached blocks together hold at most the capacity
+// and its margin.
 func TestFreeListBounded(t *testing.T) {
-	const size = 16 << 20
-	c := New(freeShare * size) // the free list has room for one buffer
-	a, b := c.NewBlock(size), c.NewBlock(size)
-	a.Release()
-	b.Release()
-	c.NewBlock(size)
-	c.NewBlock(size)
-	if s := c.Stats(); s.ReusedBuffers != 1 {
-		t.Fatalf("%d buffers reused, want 1", s.ReusedBuffers)
+	const capacity, size = 64 << 20, 1 << 20
+	c := New(capacity) // margin: 8 MiB
+	for i := range 10 {
+		c.Fill(key(i), 1, c.NewBlock(size), false)
+	}
+	var taken []*Block
+	for range 80 {
+		taken = append(taken, c.NewBlock(size))
+	}
+	for _, b := range taken {
+		b.Release()
+	}
+	if s := c.Stats(); s.FreeBytes != capacity+minFreeBytes-10*size {
+		t.Fatalf("free %d bytes beside %d cached, want %d", s.FreeBytes, s.Bytes, capacity+minFreeBytes-10*size)
 	}
 }
 
@@ -284,8 +290,7 @@ func TestClassSize(t *testing.T) {
 }
 
 // Preallocate fills the free list with the capacity's worth of buffers for
-// the block size; loads of such blocks take them, and from then on the free
-// list keeps what the cached blocks leave of the capacity.
+// the block size, and loads of such blocks take them.
 func TestPreallocate(t *testing.T) {
 	const capacity, size = 64 << 20, 512 << 10
 	c := New(capacity)
@@ -302,7 +307,7 @@ func TestPreallocate(t *testing.T) {
 		t.Fatalf("after 64 loads: %+v", s)
 	}
 	// Take every free buffer and 20 new ones, then release them all: the
-	// list keeps what the cached half leaves, not more.
+	// list keeps what the cached half leaves, and the margin.
 	var taken []*Block
 	for range 64 + 20 {
 		taken = append(taken, c.NewBlock(size))
@@ -313,19 +318,7 @@ func TestPreallocate(t *testing.T) {
 	for _, b := range taken {
 		b.Release()
 	}
-	if s := c.Stats(); s.FreeBytes != capacity/2 {
-		t.Fatalf("free %d bytes after releases, want %d", s.FreeBytes, capacity/2)
-	}
-	// Without a preallocation the list keeps its sixteenth (8 MiB at least).
-	c = New(capacity)
-	taken = taken[:0]
-	for range 64 {
-		taken = append(taken, c.NewBlock(size))
-	}
-	for _, b := range taken {
-		b.Release()
-	}
-	if s := c.Stats(); s.FreeBytes != minFreeBytes {
-		t.Fatalf("free %d bytes, want %d", s.FreeBytes, minFreeBytes)
+	if want := int64(capacity/2 + minFreeBytes); c.Stats().FreeBytes != want {
+		t.Fatalf("free %d bytes after releases, want %d", c.Stats().FreeBytes, want)
 	}
 }

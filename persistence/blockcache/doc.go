@@ -36,13 +36,13 @@
 // it (NewBlock). A catch-up loads and evicts tens of megabytes a second; with
 // new memory for every block, the heap zeroes each buffer before the load
 // overwrites it (9.5% of the broker's CPU in a catch-up profile) and grows
-// into pages the kernel must fault in. The free list holds at most a
-// sixteenth of the capacity (8 MiB at least) on top of it; a reference never
-// released only loses its buffer to the garbage collector.
+// into pages the kernel must fault in. The free list holds what the cached
+// blocks leave of the capacity, and a sixteenth of it (8 MiB at least)
+// more; a reference never released only loses its buffer to the garbage
+// collector.
 //
 // Until a catch-up's working set (readahead windows and blocks read past)
 // has been allocated once, loads still take new memory. Preallocate, which
 // `floe serve --pretouch-memory` calls, allocates the capacity's worth of
-// buffers for the configured block size at start instead; the free list
-// then keeps whatever the cached blocks leave of the capacity.
+// buffers for the configured block size at start instead.
 package blockcache
