@@ -49,6 +49,16 @@ func (c *failingConn) Writev([][]byte) (int, error) {
 	return 0, errors.New("writev: broken pipe")
 }
 
+// openFailing adds a connection whose writes fail to l, as OnOpen would.
+func openFailing(l *loopState) (*failingConn, *connState) {
+	conn := &failingConn{server: l.server}
+	cs := &connState{c: conn, loop: l, slots: make([]slot, 4)}
+	conn.cs = cs
+	l.conns[cs] = struct{}{}
+	l.server.connections.Add(1)
+	return conn, cs
+}
+
 func testLoop() *loopState {
 	s := New(Options{Registry: prometheus.NewRegistry()}, handlerFunc(func(*Request) {}))
 	return &loopState{server: s, conns: make(map[*connState]struct{})}
@@ -301,11 +311,7 @@ func benchSmallBesideLarge(b *testing.B) {
 // the backlog goes with it and nothing is written or counted after that.
 func TestBacklogWriteFailure(t *testing.T) {
 	l := testLoop()
-	conn := &failingConn{server: l.server}
-	cs := &connState{c: conn, loop: l, slots: make([]slot, 4)}
-	conn.cs = cs
-	l.conns[cs] = struct{}{}
-	l.server.connections.Add(1)
+	conn, cs := openFailing(l)
 	cs.slots[0] = slot{state: slotReady, vec: [][]byte{bytes.Repeat([]byte{4}, writeSlice+100), []byte("tail")}}
 	cs.inflight = 1
 	l.server.inflight.Store(1)
@@ -367,11 +373,7 @@ func TestWrittenAfterLastPart(t *testing.T) {
 	}
 
 	// A failed write drops the parts: the callback runs then.
-	fconn := &failingConn{server: l.server}
-	fcs := &connState{c: fconn, loop: l, slots: make([]slot, 4)}
-	fconn.cs = fcs
-	l.conns[fcs] = struct{}{}
-	l.server.connections.Add(1)
+	_, fcs := openFailing(l)
 	dropped := 0
 	fcs.slots[0] = slot{state: slotReady, vec: [][]byte{big}, written: func() { dropped++ }}
 	fcs.inflight = 1
@@ -387,11 +389,7 @@ func TestWrittenAfterLastPart(t *testing.T) {
 // that arrived after.
 func TestWrittenOnClose(t *testing.T) {
 	l := testLoop()
-	conn := &failingConn{server: l.server}
-	cs := &connState{c: conn, loop: l, slots: make([]slot, 4)}
-	conn.cs = cs
-	l.conns[cs] = struct{}{}
-	l.server.connections.Add(1)
+	conn, cs := openFailing(l)
 	calls := 0
 	cs.slots[1] = slot{state: slotReady, vec: [][]byte{[]byte("x")}, written: func() { calls++ }}
 	cs.inflight = 3 // slot 0 unanswered, 1 ready behind it, 2 on its way
