@@ -225,6 +225,12 @@ func legacyMessageV1(value []byte) []byte {
 // on a connection of its own, and returns the partition's answer.
 func rawProduce(t *testing.T, n *Node, topic string, records []byte) kmsg.ProduceResponseTopicPartition {
 	t.Helper()
+	return rawProduceTo(t, n, topic, 0, records)
+}
+
+// rawProduceTo is rawProduce to any partition.
+func rawProduceTo(t *testing.T, n *Node, topic string, partition int32, records []byte) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
 	c := dialRaw(t, n)
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = 9
@@ -233,7 +239,7 @@ func rawProduce(t *testing.T, n *Node, topic string, records []byte) kmsg.Produc
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition = 0
+	rp.Partition = partition
 	rp.Records = records
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)

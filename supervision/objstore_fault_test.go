@@ -9,6 +9,7 @@ package supervision
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/floe-io/floe/internal/ackcheck"
 	"github.com/floe-io/floe/persistence/objstore"
@@ -609,4 +611,103 @@ func TestWALShardCountChanges(t *testing.T) {
 	}
 	replays.mu.Unlock()
 	consumeAll(t, n, "resharded", partitions, 2*half, size)
+}
+
+// One idempotent producer writes to every partition while the WAL shard
+// count goes from 2 to 3, so that a partition's batches sit in two shards,
+// and every upload fails. The node then restarts with one shard and the
+// store back, uploads what it replays, and restarts once more, so that only
+// the metadata store's producer state knows the producer. On every
+// partition a retry of the producer's last batch is answered as the
+// duplicate it is, and its next sequence is accepted.
+func TestProducerStateAcrossWALShards(t *testing.T) {
+	cfg, faults := outageConfig(t)
+	cfg.WALShards = 2
+	faults.Fail(errInjectedOutage)
+	const topic, partitions = "resharded-producer", 4
+	n := startNode(t, cfg)
+	cl := newClient(t, n)
+	createTopic(t, cl, topic, partitions, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	init, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl)
+	if err != nil || init.ErrorCode != 0 {
+		t.Fatalf("init producer id: %v %+v", err, init)
+	}
+	cl.Close()
+	// batch is two records of the producer from sequence seq.
+	batch := func(p, seq int32) []byte {
+		b := testBatch([]byte(fmt.Sprintf("p%d-%d", p, seq)), []byte(fmt.Sprintf("p%d-%d", p, seq+1)))
+		binary.BigEndian.PutUint64(b[43:], uint64(init.ProducerID))
+		binary.BigEndian.PutUint16(b[51:], uint16(init.ProducerEpoch))
+		binary.BigEndian.PutUint32(b[53:], uint32(seq))
+		fixBatchCRC(b)
+		return b
+	}
+	produce := func(n *Node, seq int32, what string) {
+		t.Helper()
+		for p := range int32(partitions) {
+			r := rawProduceTo(t, n, topic, p, batch(p, seq))
+			if r.ErrorCode != 0 || r.BaseOffset != int64(seq) {
+				t.Fatalf("%s, partition %d: sequence %d answered offset %d, code %d; want offset %d", what, p, seq, r.BaseOffset, r.ErrorCode, seq)
+			}
+		}
+	}
+	shutdownDown := func(n *Node) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Logf("shutdown with the store down: %v", err)
+		}
+	}
+	produce(n, 0, "two shards")
+	shutdownDown(n)
+	cfg.WALShards = 3
+	n = startNode(t, cfg)
+	produce(n, 2, "three shards")
+	shutdownDown(n)
+
+	faults.Recover()
+	cfg.WALShards = 1
+	n = startNode(t, cfg)
+	if !ackcheck.WaitFor(30*time.Second, func() bool {
+		return metricValue(t, n, "floe_upload_bytes_total") > 0 && metricValue(t, n, "floe_wal_used_bytes") == 0
+	}) {
+		t.Fatal("the replayed WAL was not uploaded in 30 s")
+	}
+	stopNode(t, n)
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	for p := range int32(partitions) {
+		if r := rawProduceTo(t, n, topic, p, batch(p, 2)); r.ErrorCode != 0 || r.BaseOffset != 2 {
+			t.Fatalf("partition %d: retry of sequence 2 answered offset %d, code %d; want the first write's offset 2", p, r.BaseOffset, r.ErrorCode)
+		}
+	}
+	produce(n, 4, "after the restarts")
+	// Every partition holds each write once: values p-0 to p-5 in order.
+	cl = newClient(t, n, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	next := map[int32]int64{}
+	for got := 0; got < 6*partitions; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records: %v", got, 6*partitions, ctx.Err())
+		}
+		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("fetch partition %d: %v", p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if want := fmt.Sprintf("p%d-%d", r.Partition, next[r.Partition]); r.Offset != next[r.Partition] || string(r.Value) != want {
+				t.Fatalf("partition %d offset %d: %q, want offset %d %q", r.Partition, r.Offset, r.Value, next[r.Partition], want)
+			}
+			next[r.Partition]++
+			got++
+		})
+	}
+	end, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end.Each(func(o kadm.ListedOffset) {
+		if o.Offset != 6 {
+			t.Errorf("partition %d ends at %d, want 6", o.Partition, o.Offset)
+		}
+	})
 }
