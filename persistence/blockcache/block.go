@@ -125,3 +125,24 @@ func (f *freeList) held() int64 {
 	defer f.mu.Unlock()
 	return f.bytes
 }
+
+// trim drops kept buffers until they and the cached blocks are within the
+// limit again: blocks of other size classes than the kept buffers may fill
+// the cache.
+func (f *freeList) trim() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cached := f.cached.Load()
+	for class, list := range f.classes {
+		for len(list) > 0 && f.bytes+cached > f.limit {
+			n := len(list) - 1
+			f.bytes -= int64(cap(list[n]))
+			list[n] = nil
+			list = list[:n]
+		}
+		f.classes[class] = list
+		if f.bytes+cached <= f.limit {
+			return
+		}
+	}
+}

@@ -179,6 +179,7 @@ func (c *Cache) Fill(k Key, stream uint64, b *Block, prefetched bool) {
 	c.entries[k] = e
 	c.used += e.bytes()
 	c.free.cached.Store(c.used)
+	defer c.free.trim()
 	for c.used > c.capacity && len(c.entries) > 1 {
 		if back := c.consumed.Back(); back != nil {
 			c.evictLocked(back.Value.(*entry))

@@ -322,3 +322,22 @@ func TestPreallocate(t *testing.T) {
 		t.Fatalf("free %d bytes after releases, want %d", c.Stats().FreeBytes, want)
 	}
 }
+
+// Blocks of another size class than the preallocated buffers may fill the
+// cache; the unused buffers then give way, so the cache's memory stays
+// within its capacity and margin.
+func TestPreallocatedBuffersGiveWay(t *testing.T) {
+	const capacity = 64 << 20
+	c := New(capacity)
+	c.Preallocate(512 << 10)
+	for i := range 200 { // 300 KiB blocks take 320 KiB buffers, a class of their own
+		c.Fill(key(i), 1, c.NewBlock(300<<10), false)
+	}
+	s := c.Stats()
+	if s.ReusedBuffers != 0 {
+		t.Fatalf("%d buffers of another class reused", s.ReusedBuffers)
+	}
+	if s.Bytes+s.FreeBytes > capacity+minFreeBytes {
+		t.Fatalf("%d bytes cached and %d kept, over %d", s.Bytes, s.FreeBytes, capacity+minFreeBytes)
+	}
+}
