@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,21 @@ func (c *recordingConn) Writev(bs [][]byte) (int, error) {
 	joined := bytes.Join(bs, nil)
 	c.writes = append(c.writes, joined)
 	return len(joined), nil
+}
+
+// countingConn is a gnet.Conn whose Writev only counts the bytes.
+type countingConn struct {
+	gnet.Conn
+	bytes int
+}
+
+func (c *countingConn) Writev(bs [][]byte) (int, error) {
+	n := 0
+	for _, b := range bs {
+		n += len(b)
+	}
+	c.bytes += n
+	return n, nil
 }
 
 // failingConn is a connection whose writes fail; like gnet, it closes the
@@ -404,5 +420,76 @@ func TestWrittenOnClose(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Fatalf("%d calls after an answer reached the closed connection, want 2", calls)
+	}
+}
+
+// Random responses in parts, written in slices with random parking and,
+// in some rounds, a close part way: every written callback runs exactly
+// once, and never before its response's last byte was handed to writev,
+// unless the connection closed first. A callback early by one part would
+// let the broker reuse block memory a response still sends.
+func TestWrittenCallbacksRandomized(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	filler := make([]byte, writeSlice)
+	for round := range 300 {
+		l := testLoop()
+		conn := &countingConn{}
+		cs := &connState{c: conn, loop: l, slots: make([]slot, 8)}
+		written := func() int { return conn.bytes }
+		k := 1 + rng.IntN(8)
+		ends := make([]int, k) // each response's end in the byte stream
+		calls := make([]int, k)
+		hasCallback := make([]bool, k)
+		at := make([]int, k) // bytes handed to writev at the call
+		end := 0
+		for i := range k {
+			var parts [][]byte
+			for range rng.IntN(6) {
+				parts = append(parts, filler[:rng.IntN(writeSlice)])
+			}
+			for _, p := range parts {
+				end += len(p)
+			}
+			ends[i] = end
+			cs.slots[i] = slot{state: slotReady, vec: parts}
+			if hasCallback[i] = rng.IntN(4) > 0; hasCallback[i] {
+				cs.slots[i].written = func() { calls[i]++; at[i] = written() }
+			} else {
+				calls[i] = 1 // no callback to count
+			}
+		}
+		cs.inflight = k
+		l.server.inflight.Store(int64(k))
+		closeAfter := -1
+		if rng.IntN(3) == 0 {
+			closeAfter = rng.IntN(4)
+		}
+		l.queue = append(l.queue[:0], completion{}) // the first flush parks after a slice
+		cs.flush()
+		for step := 0; cs.head < len(cs.backlog); step++ {
+			if step == closeAfter {
+				cs.closed = true
+				cs.dropBacklog()
+				break
+			}
+			l.queue = l.queue[:0]
+			if rng.IntN(2) == 0 {
+				l.queue = append(l.queue, completion{})
+			}
+			cs.parked = false
+			cs.writeBacklog()
+		}
+		closedAt := written()
+		for i := range k {
+			if calls[i] != 1 {
+				t.Fatalf("round %d: response %d's callback ran %d times", round, i, calls[i])
+			}
+			if hasCallback[i] && at[i] < ends[i] && (!cs.closed || at[i] != closedAt) {
+				t.Fatalf("round %d: response %d's callback ran with %d bytes written, before its end at %d", round, i, at[i], ends[i])
+			}
+		}
+		if !cs.closed && written() != end {
+			t.Fatalf("round %d: %d bytes written, want %d", round, written(), end)
+		}
 	}
 }
