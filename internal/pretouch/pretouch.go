@@ -12,8 +12,9 @@
 // Heap touches the memory once at start and hands it back to the Go heap,
 // which reuses it for later allocations. The runtime's scavenger returns
 // idle heap memory to the kernel in the background; with the runtime
-// setting madvdontneed=0 (cmd/floe sets it with a //go:debug line) it does
-// so with MADV_FREE, which leaves the pages mapped until the kernel is short
+// setting madvdontneed=0 (cmd/floe restarts itself in place with it in
+// GODEBUG, since the runtime reads it only at start) it does so with
+// MADV_FREE, which leaves the pages mapped until the kernel is short
 // of memory, so that their reuse takes no fault either.
 package pretouch
 
@@ -38,17 +39,24 @@ func Heap(n int64) {
 	runtime.GC()
 }
 
-// touch allocates n bytes in chunks and writes one byte of each page; the
-// chunks are returned, live.
+// touch allocates n bytes in chunks and touches them (Pages); the chunks
+// are returned, live.
 func touch(n int64) [][]byte {
-	page := os.Getpagesize()
 	held := make([][]byte, 0, n/chunk+1)
 	for left := n; left > 0; left -= chunk {
 		b := make([]byte, min(chunk, left))
-		for i := 0; i < len(b); i += page {
-			b[i] = 1
-		}
+		Pages(b)
 		held = append(held, b)
 	}
 	return held
+}
+
+// Pages writes one byte of each page of b, so that the kernel maps them now:
+// memory new to the process is mapped by its first write. The bytes written
+// are zero, so b's contents do not change.
+func Pages(b []byte) {
+	page := os.Getpagesize()
+	for i := 0; i < len(b); i += page {
+		b[i] = 0
+	}
 }

@@ -2,8 +2,9 @@ package blockcache
 
 import (
 	"container/list"
-	"os"
 	"sync"
+
+	"github.com/floe-io/floe/internal/pretouch"
 )
 
 // Key names one block: the object's key and the block's position in it.
@@ -98,13 +99,10 @@ func (c *Cache) Preallocate(blockSize int) int64 {
 	if !ok {
 		return 0
 	}
-	page := os.Getpagesize()
 	var total int64
 	for c.free.held()+c.free.cached.Load()+int64(size) <= c.capacity {
 		buf := make([]byte, size)
-		for i := 0; i < len(buf); i += page {
-			buf[i] = 0 // memory new to the process is mapped by its first write
-		}
+		pretouch.Pages(buf)
 		if !c.free.put(buf) {
 			break
 		}
