@@ -493,3 +493,16 @@ func TestWrittenCallbacksRandomized(t *testing.T) {
 		}
 	}
 }
+
+// A frame for a request answered already (by the deadline, say) is never
+// queued: its written callback runs at once, or the memory it references
+// would stay held.
+func TestRespondFrameAfterAnswerReleases(t *testing.T) {
+	r := &Request{}
+	r.done.Store(true)
+	calls := 0
+	r.RespondFrame([][]byte{[]byte("late")}, 4, func() { calls++ })
+	if calls != 1 {
+		t.Fatalf("written ran %d times for an answer that was dropped, want 1", calls)
+	}
+}
