@@ -159,9 +159,14 @@ func TestKill9DuringProduce(t *testing.T) {
 		// objects: whether part of the data must be in objects at the
 		// kill (the rest is only in the WAL), or none of it.
 		objects bool
+		// restart: the flags of the restart, if not args.
+		restart []string
 	}{
 		{name: "wal-only", objects: false},
 		{name: "objects-and-wal", args: []string{"--upload-size", "1MiB", "--upload-interval", "200ms"}, objects: true},
+		// The partitions' batches in three WAL files; the restart asks for
+		// one, and must still replay all three.
+		{name: "three-wal-shards", args: []string{"--wal-shards", "3"}, restart: []string{"--wal-shards", "1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := dataDir(t)
@@ -214,7 +219,10 @@ func TestKill9DuringProduce(t *testing.T) {
 			}
 			acked := acks.Snapshot(t)
 
-			b2 := startBroker(t, dir, c.args...)
+			if c.restart == nil {
+				c.restart = c.args
+			}
+			b2 := startBroker(t, dir, c.restart...)
 			ackcheck.ReadBack(t, b2.Addr, topic, partitions, acked, nil)
 			if code := b2.Terminate(30 * time.Second); code != 0 {
 				t.Fatalf("exit code %d after SIGTERM, want 0", code)
@@ -256,7 +264,7 @@ func TestSIGTERMCleanExit(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	flags := []string{"listen", "advertise", "data-dir", "object-store", "http", "log-cache-size", "wal-capacity",
+	flags := []string{"listen", "advertise", "data-dir", "object-store", "http", "log-cache-size", "wal-capacity", "wal-shards",
 		"upload-size", "upload-interval", "auto-create-topics", "default-partitions", "log-level", "pretouch-memory"}
 	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

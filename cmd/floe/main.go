@@ -108,6 +108,7 @@ type serveOptions struct {
 	uploadInterval                                             time.Duration
 	autoCreateTopics                                           bool
 	defaultPartitions                                          int
+	walShards                                                  int
 	maxRequestSize                                             string
 	maxInFlight                                                int
 	coldReaders                                                int
@@ -131,6 +132,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.http, "http", "127.0.0.1:9644", "admin HTTP listener (/healthz, /readyz, /metrics); empty to disable")
 	fs.StringVar(&o.logCacheSize, "log-cache-size", "512MiB", "memory for recent data served to tail consumers")
 	fs.StringVar(&o.walCapacity, "wal-capacity", "2GiB", "size of the preallocated write-ahead log; produce is throttled and refused when it is full")
+	fs.IntVar(&o.walShards, "wal-shards", 1, "write-ahead log files, each with its own group commit and --wal-capacity; partitions are spread over them by stream id. A data dir keeps the largest count it has had")
 	fs.StringVar(&o.uploadSize, "upload-size", "32MiB", "upload WAL data to an object once this much is pending")
 	fs.DurationVar(&o.uploadInterval, "upload-interval", 30*time.Second, "upload pending WAL data at least this often")
 	fs.BoolVar(&o.autoCreateTopics, "auto-create-topics", true, "create unknown topics on Metadata and Produce")
@@ -175,6 +177,8 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 	switch {
 	case o.defaultPartitions < 1 || o.defaultPartitions > 10000:
 		return supervision.Config{}, fmt.Errorf("--default-partitions must be in [1, 10000]")
+	case o.walShards < 1 || o.walShards > maxWALShards:
+		return supervision.Config{}, fmt.Errorf("--wal-shards must be in [1, %d]", maxWALShards)
 	case walCap < 1<<20:
 		return supervision.Config{}, fmt.Errorf("--wal-capacity must be at least 1MiB")
 	case maxReq < 1<<10 || maxReq > 1<<30:
@@ -184,7 +188,7 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 	}
 	return supervision.Config{
 		Listen: o.listen, Advertise: o.advertise, DataDir: o.dataDir, ObjectStore: o.objectStore, HTTP: o.http,
-		LogCacheBytes: logCache, WALCapacityBytes: walCap, UploadBytes: upload, UploadInterval: o.uploadInterval,
+		LogCacheBytes: logCache, WALCapacityBytes: walCap, WALShards: o.walShards, UploadBytes: upload, UploadInterval: o.uploadInterval,
 		AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
 		BlockCacheBytes: blockCache, ColdReadBytesPerSecond: coldReadRate, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
@@ -192,6 +196,11 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		ProducerIDExpiration: o.producerIDExpiration, PretouchMemory: o.pretouchMemory,
 	}, nil
 }
+
+// maxWALShards bounds --wal-shards: each shard is a preallocated file and a
+// goroutine blocked in fdatasync, and past a few per disk they only split
+// the group commits.
+const maxWALShards = 64
 
 // lazyFree is the runtime setting under which the heap's scavenger gives
 // idle memory back with MADV_FREE instead of MADV_DONTNEED: the pages stay
