@@ -37,6 +37,7 @@ type Config struct {
 	LogCacheBytes          int64
 	WALCapacityBytes       int64
 	WALShards              int
+	WALFS                  wal.FS // if set, the WAL files' filesystem (tests inject faults); nil: O_DIRECT files
 	UploadBytes            int64
 	UploadInterval         time.Duration
 	AutoCreateTopics       bool
@@ -145,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("supervision: WAL trim point: %w", err)
 		}
-		opts := wal.Options{Path: filepath.Join(cfg.DataDir, "wal", walFile(i)), CapacityBytes: cfg.WALCapacityBytes, Logger: cfg.Logger}
+		opts := wal.Options{Path: filepath.Join(cfg.DataDir, "wal", walFile(i)), CapacityBytes: cfg.WALCapacityBytes, FS: cfg.WALFS, Logger: cfg.Logger}
 		w, err := wal.Open(opts, wal.Position(trim))
 		if err != nil {
 			return nil, fmt.Errorf("supervision: WAL shard %d: %w", i, err)

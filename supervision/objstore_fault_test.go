@@ -626,33 +626,7 @@ func TestProducerStateAcrossWALShards(t *testing.T) {
 	faults.Fail(errInjectedOutage)
 	const topic, partitions = "resharded-producer", 4
 	n := startNode(t, cfg)
-	cl := newClient(t, n)
-	createTopic(t, cl, topic, partitions, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	init, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl)
-	if err != nil || init.ErrorCode != 0 {
-		t.Fatalf("init producer id: %v %+v", err, init)
-	}
-	cl.Close()
-	// batch is two records of the producer from sequence seq.
-	batch := func(p, seq int32) []byte {
-		b := testBatch([]byte(fmt.Sprintf("p%d-%d", p, seq)), []byte(fmt.Sprintf("p%d-%d", p, seq+1)))
-		binary.BigEndian.PutUint64(b[43:], uint64(init.ProducerID))
-		binary.BigEndian.PutUint16(b[51:], uint16(init.ProducerEpoch))
-		binary.BigEndian.PutUint32(b[53:], uint32(seq))
-		fixBatchCRC(b)
-		return b
-	}
-	produce := func(n *Node, seq int32, what string) {
-		t.Helper()
-		for p := range int32(partitions) {
-			r := rawProduceTo(t, n, topic, p, batch(p, seq))
-			if r.ErrorCode != 0 || r.BaseOffset != int64(seq) {
-				t.Fatalf("%s, partition %d: sequence %d answered offset %d, code %d; want offset %d", what, p, seq, r.BaseOffset, r.ErrorCode, seq)
-			}
-		}
-	}
+	w := newIdempotentWriter(t, n, topic, partitions)
 	shutdownDown := func(n *Node) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -660,11 +634,11 @@ func TestProducerStateAcrossWALShards(t *testing.T) {
 			t.Logf("shutdown with the store down: %v", err)
 		}
 	}
-	produce(n, 0, "two shards")
+	w.produce(n, 0, "two shards")
 	shutdownDown(n)
 	cfg.WALShards = 3
 	n = startNode(t, cfg)
-	produce(n, 2, "three shards")
+	w.produce(n, 2, "three shards")
 	shutdownDown(n)
 
 	faults.Recover()
@@ -678,36 +652,109 @@ func TestProducerStateAcrossWALShards(t *testing.T) {
 	stopNode(t, n)
 	n = startNode(t, cfg)
 	defer stopNode(t, n)
-	for p := range int32(partitions) {
-		if r := rawProduceTo(t, n, topic, p, batch(p, 2)); r.ErrorCode != 0 || r.BaseOffset != 2 {
-			t.Fatalf("partition %d: retry of sequence 2 answered offset %d, code %d; want the first write's offset 2", p, r.BaseOffset, r.ErrorCode)
+	w.retry(n, 2, "after the restarts")
+	w.produce(n, 4, "after the restarts")
+	w.readBack(n, 6)
+}
+
+// idempotentWriter writes two-record batches of one idempotent producer
+// with explicit sequences to every partition of a topic, so that a test can
+// retry a batch exactly. Batch seq of partition p holds the values p<p>-<seq>
+// and p<p>-<seq+1>.
+type idempotentWriter struct {
+	t          *testing.T
+	topic      string
+	partitions int32
+	id         int64
+	epoch      int16
+}
+
+// newIdempotentWriter creates the topic and gets a producer id from n.
+func newIdempotentWriter(t *testing.T, n *Node, topic string, partitions int32) *idempotentWriter {
+	t.Helper()
+	cl := newClient(t, n)
+	defer cl.Close()
+	createTopic(t, cl, topic, partitions, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	init, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl)
+	if err != nil || init.ErrorCode != 0 {
+		t.Fatalf("init producer id: %v %+v", err, init)
+	}
+	return &idempotentWriter{t: t, topic: topic, partitions: partitions, id: init.ProducerID, epoch: init.ProducerEpoch}
+}
+
+func (w *idempotentWriter) batch(p, seq int32) []byte {
+	b := testBatch([]byte(fmt.Sprintf("p%d-%d", p, seq)), []byte(fmt.Sprintf("p%d-%d", p, seq+1)))
+	binary.BigEndian.PutUint64(b[43:], uint64(w.id))
+	binary.BigEndian.PutUint16(b[51:], uint16(w.epoch))
+	binary.BigEndian.PutUint32(b[53:], uint32(seq))
+	fixBatchCRC(b)
+	return b
+}
+
+// produce writes batch seq to every partition, where it must land at
+// offset seq: each earlier batch of the producer is there once.
+func (w *idempotentWriter) produce(n *Node, seq int32, what string) {
+	w.t.Helper()
+	for p := range w.partitions {
+		r := rawProduceTo(w.t, n, w.topic, p, w.batch(p, seq))
+		if r.ErrorCode != 0 || r.BaseOffset != int64(seq) {
+			w.t.Fatalf("%s, partition %d: sequence %d answered offset %d, code %d; want offset %d", what, p, seq, r.BaseOffset, r.ErrorCode, seq)
 		}
 	}
-	produce(n, 4, "after the restarts")
-	// Every partition holds each write once: values p-0 to p-5 in order.
-	cl = newClient(t, n, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+}
+
+// retry sends batch seq again to every partition: whether its first
+// write landed or not, it must be answered at offset seq with no error.
+func (w *idempotentWriter) retry(n *Node, seq int32, what string) {
+	w.t.Helper()
+	for p := range w.partitions {
+		if r := rawProduceTo(w.t, n, w.topic, p, w.batch(p, seq)); r.ErrorCode != 0 || r.BaseOffset != int64(seq) {
+			w.t.Fatalf("%s, partition %d: retry of sequence %d answered offset %d, code %d; want offset %d", what, p, seq, r.BaseOffset, r.ErrorCode, seq)
+		}
+	}
+}
+
+// readBack wants every partition to hold the values p<p>-0 to
+// p<p>-<count-1> in order, each once, and to end at offset count.
+func (w *idempotentWriter) readBack(n *Node, count int64) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := newClient(w.t, n, kgo.ConsumeTopics(w.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	next := map[int32]int64{}
-	for got := 0; got < 6*partitions; {
+	for got := int64(0); got < count*int64(w.partitions); {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records: %v", got, 6*partitions, ctx.Err())
+			w.t.Fatalf("read %d of %d records: %v", got, count*int64(w.partitions), ctx.Err())
 		}
-		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("fetch partition %d: %v", p, err) })
+		fs.EachError(func(_ string, p int32, err error) { w.t.Fatalf("fetch partition %d: %v", p, err) })
 		fs.EachRecord(func(r *kgo.Record) {
 			if want := fmt.Sprintf("p%d-%d", r.Partition, next[r.Partition]); r.Offset != next[r.Partition] || string(r.Value) != want {
-				t.Fatalf("partition %d offset %d: %q, want offset %d %q", r.Partition, r.Offset, r.Value, next[r.Partition], want)
+				w.t.Fatalf("partition %d offset %d: %q, want offset %d %q", r.Partition, r.Offset, r.Value, next[r.Partition], want)
 			}
 			next[r.Partition]++
 			got++
 		})
 	}
-	end, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	w.wantEnd(n, count)
+}
+
+// wantEnd wants every partition's high watermark at end.
+func (w *idempotentWriter) wantEnd(n *Node, end int64) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := newClient(w.t, n)
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, w.topic)
 	if err != nil {
-		t.Fatal(err)
+		w.t.Fatal(err)
 	}
-	end.Each(func(o kadm.ListedOffset) {
-		if o.Offset != 6 {
-			t.Errorf("partition %d ends at %d, want 6", o.Partition, o.Offset)
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil || o.Offset != end {
+			w.t.Errorf("partition %d ends at %d (%v), want %d", o.Partition, o.Offset, o.Err, end)
 		}
 	})
 }
