@@ -109,6 +109,15 @@ func contractRangedGet(t *testing.T, store Store, root string) {
 	}
 }
 
+// manySizes is n buffer sizes: size, 0, size+1, size, 0, size+1, …
+func manySizes(n, size int) []int {
+	sizes := make([]int, n)
+	for i := range sizes {
+		sizes[i] = []int{size, 0, size + 1}[i%3]
+	}
+	return sizes
+}
+
 func contractGetInto(t *testing.T, store Store, root string) {
 	ctx := context.Background()
 	key := root + "/r"
@@ -124,6 +133,7 @@ func contractGetInto(t *testing.T, store Store, root string) {
 		{int64(len(data)) - 5, []int{5}},
 		{int64(len(data)), nil},
 		{int64(len(data)), []int{0}},
+		{5, manySizes(1500, 1000)}, // more buffers than one readv takes
 	}
 	for _, test := range tests {
 		dst := make([][]byte, len(test.sizes))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -235,13 +236,81 @@ func (d *LocalDir) GetInto(ctx context.Context, key string, offset int64, dst ..
 	if total := totalLen(dst); offset < 0 || offset > size || total > size-offset {
 		return fmt.Errorf("%w: %q bytes [%d, +%d), size %d", ErrInvalidRange, key, offset, total, size)
 	}
-	for _, buf := range dst {
-		if _, err := file.ReadAt(buf, offset); err != nil {
-			return fmt.Errorf("objstore: get %q: %w", key, err)
-		}
-		offset += int64(len(buf))
+	if err := preadvFull(file, dst, offset); err != nil {
+		return fmt.Errorf("objstore: get %q: %w", key, err)
 	}
 	return nil
+}
+
+// readIovecs is the most buffers one preadv takes (Linux's UIO_MAXIOV).
+const readIovecs = 1024
+
+// preadvFull fills dst from file at offset with one preadv per readIovecs
+// buffers, not one pread per buffer: a cold load reads a span of blocks
+// into one buffer each.
+func preadvFull(file *os.File, dst [][]byte, offset int64) error {
+	raw, err := file.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return readvFull(dst, offset, readIovecs, func(vec [][]byte, off int64) (n int, err error) {
+		if cerr := raw.Read(func(fd uintptr) bool {
+			for {
+				if n, err = unix.Preadv(int(fd), vec, off); err != unix.EINTR {
+					return true
+				}
+			}
+		}); cerr != nil {
+			return 0, cerr
+		}
+		if err != nil {
+			return n, os.NewSyscallError("preadv", err)
+		}
+		return n, nil
+	})
+}
+
+// readvFull fills dst from offset on, handing readv at most maxVec
+// non-empty buffers at a time, and goes on where a short read stopped.
+// dst's slices are not changed. A read of nothing is io.ErrUnexpectedEOF.
+func readvFull(dst [][]byte, offset int64, maxVec int, readv func(vec [][]byte, off int64) (int, error)) error {
+	var (
+		vec  [][]byte // what the next readv fills
+		next int      // dst[next:] is still to fill
+		into int      // bytes of dst[next] filled already
+	)
+	for {
+		vec = vec[:0]
+		for i := next; i < len(dst) && len(vec) < maxVec; i++ {
+			buf := dst[i]
+			if i == next {
+				buf = buf[into:]
+			}
+			if len(buf) > 0 {
+				vec = append(vec, buf)
+			}
+		}
+		if len(vec) == 0 {
+			return nil
+		}
+		n, err := readv(vec, offset)
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return io.ErrUnexpectedEOF
+		}
+		offset += int64(n)
+		for n > 0 {
+			if left := len(dst[next]) - into; n >= left {
+				n -= left
+				next, into = next+1, 0
+			} else {
+				into += n
+				n = 0
+			}
+		}
+	}
 }
 
 // Head returns the object's size.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -301,5 +303,96 @@ func TestLocalDirCancelledContext(t *testing.T) {
 	}
 	if _, err := store.List(ctx, ""); !errors.Is(err, context.Canceled) {
 		t.Errorf("List error = %v, want context.Canceled", err)
+	}
+}
+
+// readvFull goes on where a short read stopped, in the middle of a buffer
+// or between two, skips empty buffers, hands over at most maxVec buffers,
+// and leaves the caller's slices as they were.
+func TestReadvFullShortReads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		data := patterned(1 << 14)
+		var dst [][]byte
+		total := 0
+		for total < len(data)-200 {
+			size := rng.IntN(150)
+			if rng.IntN(5) == 0 {
+				size = 0
+			}
+			dst = append(dst, make([]byte, size))
+			total += size
+		}
+		lens := make([]int, len(dst))
+		for i, b := range dst {
+			lens[i] = len(b)
+		}
+		offset := int64(rng.IntN(len(data) - total + 1))
+		maxVec := 1 + rng.IntN(8)
+		calls := 0
+		err := readvFull(dst, offset, maxVec, func(vec [][]byte, off int64) (int, error) {
+			calls++
+			if len(vec) > maxVec {
+				t.Fatalf("round %d: %d buffers in one read, limit %d", round, len(vec), maxVec)
+			}
+			limit := 1 + rng.IntN(300) // a short read, often inside a buffer
+			n := 0
+			for _, b := range vec {
+				if len(b) == 0 {
+					t.Fatalf("round %d: an empty buffer handed to readv", round)
+				}
+				c := copy(b[:min(len(b), limit-n)], data[off+int64(n):])
+				n += c
+				if n == limit {
+					break
+				}
+			}
+			return n, nil
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		at := offset
+		for i, b := range dst {
+			if len(b) != lens[i] {
+				t.Fatalf("round %d: buffer %d changed length %d -> %d", round, i, lens[i], len(b))
+			}
+			if !bytes.Equal(b, data[at:at+int64(len(b))]) {
+				t.Fatalf("round %d: buffer %d differs from the data at %d (%d reads)", round, i, at, calls)
+			}
+			at += int64(len(b))
+		}
+	}
+	err := readvFull([][]byte{make([]byte, 10)}, 0, 4, func([][]byte, int64) (int, error) { return 0, nil })
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("a read of nothing: %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+// BenchmarkLocalDirGetInto reads an 8 MiB span of a page-cached object
+// into blocks of 16 KiB to 1 MiB, as a cold load does.
+func BenchmarkLocalDirGetInto(b *testing.B) {
+	store, err := NewLocalDir(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	const span = 8 << 20
+	ctx := context.Background()
+	if err := store.Put(ctx, "bench/span", patterned(span)); err != nil {
+		b.Fatal(err)
+	}
+	for _, block := range []int{16 << 10, 64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("block=%dKiB", block>>10), func(b *testing.B) {
+			dst := make([][]byte, span/block)
+			for i := range dst {
+				dst[i] = make([]byte, block)
+			}
+			b.SetBytes(span)
+			for b.Loop() {
+				if err := store.GetInto(ctx, "bench/span", 0, dst...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
