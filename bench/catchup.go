@@ -39,6 +39,14 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 		if !r.buildBacklog(ctx, prodRec) {
 			return
 		}
+		var child *consumerProcess
+		if len(cfg.ConsumerCommand) > 0 {
+			// Started now, so that its start is not counted as catch-up.
+			if child, stopErr = startConsumerProcess(cfg, consRec.count); stopErr != nil {
+				return
+			}
+			defer child.stop()
+		}
 		p.advance("baseline", time.Now())
 		baselineStart := takeRuntimeSnapshot()
 		brokerStart := r.brokerProduceHistogram(ctx)
@@ -69,13 +77,10 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 			c.CatchupClient = takeRuntimeSnapshot().since(catchupStart)
 			c.CatchupBroker = brokerWindow(brokerCatchupStart, r.brokerProduceHistogram(ctx))
 		}()
-		if len(cfg.ConsumerCommand) > 0 {
-			stopProcess, err := startConsumerProcess(cfg, starts, ends, consRec.count, tracker)
-			if err != nil {
-				stopErr = err
+		if child != nil {
+			if stopErr = child.begin(starts, ends, tracker); stopErr != nil {
 				return
 			}
-			defer stopProcess()
 		} else {
 			cons, err = startConsumers(cfg, starts, 0, cfg.ReadRate, func(fs kgo.Fetches, records, bytes int, now time.Time) {
 				// Count first, then tell the tracker: the fetch that drains the

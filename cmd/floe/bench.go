@@ -81,7 +81,7 @@ func benchFlags(stderr io.Writer) (*flag.FlagSet, *benchOptions) {
 	fs.IntVar(&c.BrokerPID, "broker-pid", 0, "connections: read the broker's VmRSS from /proc/<pid>/status")
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "connections: scrape process_resident_memory_bytes from this URL; catchup: read the broker's own Produce latency (floe_request_duration_seconds) from it")
 	fs.BoolVar(&o.kfake, "kfake", false, "") // hidden: run against an in-process kfake cluster
-	fs.BoolVar(&o.consumerProcess, "consumer-process", false, "catchup: run the catch-up consumer in a process of its own, as a remote consumer would be")
+	fs.BoolVar(&o.consumerProcess, "consumer-process", false, "catchup: run the catch-up consumer in a process of its own, as a remote consumer would be; the process is started before the baseline window and waits there, so that its start is not counted as catch-up")
 	fs.Usage = func() { printBenchUsage(fs) }
 	return fs, o
 }
@@ -191,29 +191,7 @@ func (o *benchOptions) finish() error {
 // benchConsumer is the hidden `floe bench-consumer`, the catch-up consumer
 // that `floe bench catchup --consumer-process` runs in its own process.
 func benchConsumer(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench-consumer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "")
-	topic := fs.String("topic", "", "")
-	from := fs.String("from", "", "")
-	ends := fs.String("ends", "", "")
-	fetch := fs.Int("fetch-max-partition-bytes", 1<<20, "")
-	readRate := fs.Float64("read-rate", 0, "")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	start, err1 := bench.DecodeOffsets(*from)
-	end, err2 := bench.DecodeOffsets(*ends)
-	if err1 != nil || err2 != nil {
-		fmt.Fprintln(stderr, "floe bench-consumer: bad offsets")
-		return 2
-	}
-	cfg := &bench.Config{Brokers: strings.Split(*brokers, ","), Topic: *topic, FetchMaxPartitionBytes: int32(*fetch), ReadRate: *readRate}
-	if err := bench.RunCatchupConsumer(context.Background(), cfg, start, end, os.Stdin, stdout); err != nil {
-		fmt.Fprintln(stderr, "floe bench-consumer:", err)
-		return 1
-	}
-	return 0
+	return bench.ConsumerMain(args, os.Stdin, stdout, stderr)
 }
 
 // report prints the table (or the JSON) and writes the files.

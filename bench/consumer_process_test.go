@@ -1,0 +1,65 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the catch-up consumer process: run with
+// childEnv set, it is `floe bench-consumer`.
+const childEnv = "FLOE_BENCH_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "consumer" {
+		if path := os.Getenv(childEnv + "_STARTED"); path != "" {
+			_ = os.WriteFile(path, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+		}
+		os.Exit(ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// With ConsumerCommand the catch-up consumer runs in a process of its own,
+// started before the baseline window (so that its start is not counted as
+// catch-up), and its reports drive the read rate and the drain.
+func TestCatchupConsumerProcessAgainstKfake(t *testing.T) {
+	cfg := kfakeConfig(t)
+	cfg.Rate = 2000
+	cfg.BacklogDuration = time.Second
+	cfg.Baseline = 500 * time.Millisecond
+	cfg.Duration = 10 * time.Second
+	cfg.ConsumerCommand = []string{os.Args[0]}
+	started := filepath.Join(t.TempDir(), "started")
+	t.Setenv(childEnv, "consumer")
+	t.Setenv(childEnv+"_STARTED", started)
+	res := runScenario(t, ScenarioCatchup, cfg)
+
+	c := res.Catchup
+	if !c.Drained || c.DrainSeconds <= 0 || c.DrainSeconds >= cfg.Duration.Seconds() {
+		t.Errorf("drained %t in %.3fs", c.Drained, c.DrainSeconds)
+	}
+	if c.BacklogRecords < 1000 || c.ReadRecords < c.BacklogRecords || c.RateMultiple <= 0 {
+		t.Errorf("read %d records of a %d-record backlog, %.2f× the produce rate", c.ReadRecords, c.BacklogRecords, c.RateMultiple)
+	}
+	raw, err := os.ReadFile(started)
+	if err != nil {
+		t.Fatalf("the consumer process did not run: %v", err)
+	}
+	ns, _ := strconv.ParseInt(string(raw), 10, 64)
+	var baseline, catchup float64 = -1, -1
+	for _, p := range res.Phases {
+		switch p.Name {
+		case "baseline":
+			baseline = p.StartSeconds
+		case "catchup":
+			catchup = p.StartSeconds
+		}
+	}
+	at := time.Unix(0, ns).Sub(res.Start).Seconds()
+	if baseline < 0 || catchup < 0 || at > baseline {
+		t.Errorf("consumer process started at %.3f s, baseline at %.3f s, catch-up at %.3f s: want it started before the baseline", at, baseline, catchup)
+	}
+}
