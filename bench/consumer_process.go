@@ -142,7 +142,7 @@ func ConsumerMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "floe bench-consumer: want START <from> <ends>, got %q\n", line)
 		return 2
 	}
-	f = append(f, "", "")
+	f = append(f, "", "") // an empty offset list is a field Fields dropped
 	from, err1 := DecodeOffsets(f[1])
 	ends, err2 := DecodeOffsets(f[2])
 	if err1 != nil || err2 != nil {
