@@ -506,3 +506,51 @@ func TestRespondFrameAfterAnswerReleases(t *testing.T) {
 		t.Fatalf("written ran %d times for an answer that was dropped, want 1", calls)
 	}
 }
+
+// stoppedLoop is an event loop of an engine that is shutting down: it
+// refuses every task.
+type stoppedLoop struct {
+	gnet.EventLoop
+	refused atomic.Int64
+}
+
+func (l *stoppedLoop) Execute(context.Context, gnet.Runnable) error {
+	l.refused.Add(1)
+	time.Sleep(50 * time.Microsecond) // let other pushes land in the queue meanwhile
+	return errors.New("gnet: engine is shutting down")
+}
+
+// When the engine refuses the drain task, complete drops the queued
+// completions: each written callback runs once, whichever goroutine's push
+// it was, and nothing stays queued or scheduled.
+func TestCompleteOnStoppedEngine(t *testing.T) {
+	l := testLoop()
+	el := &stoppedLoop{}
+	l.el = el
+	cs := &connState{c: &recordingConn{}, loop: l, slots: make([]slot, 4)}
+	const pushers, each = 8, 200
+	calls := make([]atomic.Int64, pushers*each)
+	var wg sync.WaitGroup
+	for g := range pushers {
+		wg.Go(func() {
+			for i := range each {
+				n := g*each + i
+				l.complete(completion{conn: cs, seq: uint64(n), kind: completionResponse, vec: [][]byte{{1}}, written: func() { calls[n].Add(1) }})
+			}
+		})
+	}
+	wg.Wait()
+	for n := range calls {
+		if c := calls[n].Load(); c != 1 {
+			t.Fatalf("completion %d: written called %d times, want once", n, c)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.queue) != 0 || l.scheduled {
+		t.Fatalf("after refused drains: %d completions queued, scheduled %t", len(l.queue), l.scheduled)
+	}
+	if el.refused.Load() == 0 {
+		t.Fatal("no drain task was offered to the loop")
+	}
+}
