@@ -314,6 +314,36 @@ func TestHelp(t *testing.T) {
 	})
 }
 
+// A flag value out of range stops serve at once with exit code 2 and a
+// message naming the flag, before anything is opened.
+func TestServeRejectsBadFlagValues(t *testing.T) {
+	for _, c := range []struct{ flag, value string }{
+		{"--wal-shards", "0"},
+		{"--wal-shards", "65"},
+		{"--default-partitions", "0"},
+		{"--wal-capacity", "1KiB"},
+	} {
+		t.Run(c.flag+"="+c.value, func(t *testing.T) {
+			var out bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, floeBinary, "serve", "--listen", "127.0.0.1:0", "--http", "", "--data-dir", dataDir(t), c.flag, c.value)
+			cmd.Env = brokerproc.CleanEnv()
+			cmd.Stdout, cmd.Stderr = &out, &out
+			_ = cmd.Run()
+			if ctx.Err() != nil {
+				t.Fatalf("still running after 30 s:\n%s", out.String())
+			}
+			if code := cmd.ProcessState.ExitCode(); code != 2 {
+				t.Fatalf("exit code %d, want 2:\n%s", code, out.String())
+			}
+			if !strings.Contains(out.String(), c.flag) {
+				t.Errorf("the error does not name %s:\n%s", c.flag, out.String())
+			}
+		})
+	}
+}
+
 // --pretouch-memory restarts the broker, in the same process, with the
 // runtime setting that keeps freed heap memory mapped, then touches the
 // caches' memory before it serves.
