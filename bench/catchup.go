@@ -48,12 +48,13 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 			defer child.stop()
 		}
 		p.advance("baseline", time.Now())
-		baselineStart := takeRuntimeSnapshot()
+		baselineStart, baselinePressure := takeRuntimeSnapshot(), takePressureSnapshot()
 		brokerStart := r.brokerProduceHistogram(ctx)
 		if !wait(ctx, cfg.Baseline) {
 			return
 		}
 		c.BaselineClient = takeRuntimeSnapshot().since(baselineStart)
+		c.BaselineMachine = takePressureSnapshot().since(baselinePressure)
 		c.BaselineBroker = brokerWindow(brokerStart, r.brokerProduceHistogram(ctx))
 		starts, err := offsets(ctx, cfg, false)
 		if err != nil {
@@ -71,10 +72,11 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 		c.BacklogBytes = c.BacklogRecords * int64(cfg.RecordSize)
 		tracker = newDrainTracker(starts, ends)
 		p.advance("catchup", time.Now())
-		catchupStart := takeRuntimeSnapshot()
+		catchupStart, catchupPressure := takeRuntimeSnapshot(), takePressureSnapshot()
 		brokerCatchupStart := r.brokerProduceHistogram(ctx)
 		defer func() {
 			c.CatchupClient = takeRuntimeSnapshot().since(catchupStart)
+			c.CatchupMachine = takePressureSnapshot().since(catchupPressure)
 			c.CatchupBroker = brokerWindow(brokerCatchupStart, r.brokerProduceHistogram(ctx))
 		}()
 		if child != nil {

@@ -54,6 +54,10 @@ func WriteTable(w io.Writer, r Result) error {
 		b, c := k.BaselineClient, k.CatchupClient
 		fmt.Fprintf(w, "this client, baseline → catch-up: CPU %.0f%% → %.0f%%, scheduler wait p99 %.0f → %.0f µs (max %.0f → %.0f µs), GC cycles %d → %d (longest pause %.0f → %.0f µs)\n",
 			b.CPUPercent, c.CPUPercent, b.SchedP99Us, c.SchedP99Us, b.SchedMaxUs, c.SchedMaxUs, b.GCCycles, c.GCCycles, b.GCPauseMaxUs, c.GCPauseMaxUs)
+		if bm, cm := k.BaselineMachine, k.CatchupMachine; bm != nil && cm != nil {
+			fmt.Fprintf(w, "this machine (Linux PSI), baseline → catch-up: some task waiting for a CPU %.1f%% → %.1f%% of the time, for I/O %.1f%% → %.1f%%\n",
+				bm.CPUSomePercent, cm.CPUSomePercent, bm.IOSomePercent, cm.IOSomePercent)
+		}
 		if bb, cb := k.BaselineBroker, k.CatchupBroker; bb != nil && cb != nil {
 			fmt.Fprintf(w, "the broker's own Produce latency, baseline → catch-up: p50 ≤ %.0f → ≤ %.0f µs, p99 ≤ %.0f → ≤ %.0f µs, p99.9 ≤ %.0f → ≤ %.0f µs (%d → %d requests)\n",
 				bb.P50Us, cb.P50Us, bb.P99Us, cb.P99Us, bb.P999Us, cb.P999Us, bb.Count, cb.Count)

@@ -126,6 +126,11 @@ type CatchupResult struct {
 	// runtime in the two windows (see ClientRuntime).
 	BaselineClient ClientRuntime `json:"baseline_client_runtime"`
 	CatchupClient  ClientRuntime `json:"catchup_client_runtime"`
+	// BaselineMachine and CatchupMachine are the bench machine's CPU and
+	// I/O pressure in the two windows, where Linux reports it (see
+	// MachinePressure).
+	BaselineMachine *MachinePressure `json:"baseline_machine_pressure,omitempty"`
+	CatchupMachine  *MachinePressure `json:"catchup_machine_pressure,omitempty"`
 	// BaselineBroker and CatchupBroker are the broker's own Produce
 	// latency in the two windows, when --metrics-url points at a floe
 	// broker's /metrics (see BrokerLatency).

@@ -148,6 +148,15 @@ func TestCatchupAgainstKfake(t *testing.T) {
 		t.Errorf("client runtime in the baseline: %+v", b)
 	}
 
+	// Where Linux reports pressure stall information, both windows carry
+	// the machine's CPU and I/O pressure, shares of wall time.
+	if _, err := readPressureSome("/proc/pressure/cpu"); err == nil {
+		for window, mp := range map[string]*MachinePressure{"baseline": res.Catchup.BaselineMachine, "catch-up": res.Catchup.CatchupMachine} {
+			if mp == nil || mp.CPUSomePercent < 0 || mp.CPUSomePercent > 100 || mp.IOSomePercent < 0 || mp.IOSomePercent > 100 {
+				t.Errorf("machine pressure in the %s window: %+v", window, mp)
+			}
+		}
+	}
 	c := res.Catchup
 	if names := phaseNames(res); strings.Join(names, ",") != "backlog,baseline,catchup,drain" {
 		t.Errorf("phases %v", names)

@@ -200,3 +200,27 @@ func TestBrokerRequestHistogramWindow(t *testing.T) {
 		t.Fatal("an exposition without Produce request buckets parsed")
 	}
 }
+
+func TestParsePressureSome(t *testing.T) {
+	got, err := parsePressureSome([]byte("some avg10=1.80 avg60=3.74 avg300=9.35 total=14089747829\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n"))
+	if err != nil || got != 14089747829 {
+		t.Errorf("got %d, %v; want the some line's total 14089747829", got, err)
+	}
+	for _, bad := range []string{"", "full avg10=0.00 total=7\n", "some avg10=1.80\n", "some total=x\n"} {
+		if v, err := parsePressureSome([]byte(bad)); err == nil {
+			t.Errorf("%q: got %d, want an error", bad, v)
+		}
+	}
+	t0 := time.Unix(100, 0)
+	a := pressureSnapshot{at: t0, cpuUs: 1_000_000, ioUs: 2_000_000, ok: true}
+	b := pressureSnapshot{at: t0.Add(2 * time.Second), cpuUs: 1_500_000, ioUs: 2_100_000, ok: true}
+	if p := b.since(a); p == nil || p.CPUSomePercent != 25 || p.IOSomePercent != 5 {
+		t.Errorf("2 s with 0.5 s of CPU stall and 0.1 s of I/O stall: %+v, want 25%% and 5%%", p)
+	}
+	if p := b.since(pressureSnapshot{at: t0}); p != nil {
+		t.Errorf("from an unreadable snapshot: %+v, want none", p)
+	}
+	if p := a.since(b); p != nil {
+		t.Errorf("backwards: %+v, want none", p)
+	}
+}
