@@ -16,7 +16,10 @@
 //     consumer reads every partition from the earliest offset while
 //     production continues; the result compares producer latency before
 //     and during catch-up and reports the catch-up read rate and the time
-//     to drain.
+//     to drain, with the bench process's own runtime, the broker's own
+//     Produce latency (from its /metrics) and the machine's CPU and I/O
+//     pressure (Linux PSI) in both windows, so that a latency tail can be
+//     placed in the client, the broker or the machine.
 //   - connections: thousands of raw TCP connections, each opened with an
 //     ApiVersions request and then left idle (optionally a light request
 //     rate spread over them), while a normal producer measures its latency;
