@@ -75,7 +75,9 @@ type freeList struct {
 	bytes   int64            // guarded by mu
 	classes map[int][][]byte // guarded by mu
 	reused  atomic.Int64     // buffers handed out again
-	cached  atomic.Int64     // the cache's bytes
+	// cached is the bytes of the cache's blocks: the cache's only count
+	// of them, changed under the cache's mutex and read here without it.
+	cached atomic.Int64
 }
 
 func newFreeList(limit int64) *freeList {

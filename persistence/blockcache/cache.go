@@ -38,7 +38,6 @@ type Stats struct {
 type Cache struct {
 	mu       sync.Mutex
 	capacity int64
-	used     int64            // guarded by mu
 	lru      *list.List       // guarded by mu; front = most recently used
 	consumed *list.List       // guarded by mu; blocks read past, front = newest
 	doneUsed int64            // guarded by mu: bytes on consumed
@@ -46,7 +45,7 @@ type Cache struct {
 	loading  map[Key]struct{} // guarded by mu: reserved, being read
 	wasted   map[uint64]int64 // guarded by mu: per stream, prefetched blocks evicted unread
 	stats    Stats            // guarded by mu
-	free     *freeList
+	free     *freeList        // its cached field is the bytes of the cached blocks
 }
 
 // Released buffers waiting for reuse may hold what the cached blocks leave
@@ -175,10 +174,9 @@ func (c *Cache) Fill(k Key, stream uint64, b *Block, prefetched bool) {
 	e := &entry{key: k, stream: stream, block: b, prefetched: prefetched}
 	e.elem = c.lru.PushFront(e)
 	c.entries[k] = e
-	c.used += e.bytes()
-	c.free.cached.Store(c.used)
+	c.free.cached.Add(e.bytes())
 	defer c.free.trim()
-	for c.used > c.capacity && len(c.entries) > 1 {
+	for c.free.cached.Load() > c.capacity && len(c.entries) > 1 {
 		if back := c.consumed.Back(); back != nil {
 			c.evictLocked(back.Value.(*entry))
 			continue
@@ -227,7 +225,7 @@ func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.stats
-	s.Bytes = c.used
+	s.Bytes = c.free.cached.Load()
 	s.ConsumedBytes = c.doneUsed
 	s.Blocks = len(c.entries)
 	s.ReusedBuffers = c.free.reused.Load()
@@ -245,8 +243,7 @@ func (c *Cache) evictLocked(e *entry) {
 		c.lru.Remove(e.elem)
 	}
 	delete(c.entries, e.key)
-	c.used -= e.bytes()
-	c.free.cached.Store(c.used)
+	c.free.cached.Add(-e.bytes())
 	e.block.Release()
 	c.stats.Evictions++
 	if e.prefetched {
