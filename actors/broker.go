@@ -255,6 +255,12 @@ func (b *Broker) handledKeys() []int16 {
 	return keys
 }
 
+// CacheBytes is what the log cache and the block cache may hold together,
+// with the defaults applied.
+func (b *Broker) CacheBytes() int64 {
+	return b.cfg.LogCacheBytes + b.cfg.BlockCacheBytes
+}
+
 // PreallocateBlocks allocates the block cache's memory now, as buffers for
 // blocks of the configured block size, and returns its bytes; see
 // blockcache.Cache.Preallocate. Call it before Start.

@@ -176,9 +176,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
 	if cfg.PretouchMemory {
-		sized := bcfg
-		sized.EnsureDefaults()
-		start, bytes := time.Now(), sized.LogCacheBytes+sized.BlockCacheBytes
+		start, bytes := time.Now(), n.broker.CacheBytes()
 		blocks := n.broker.PreallocateBlocks()
 		pretouch.Heap(bytes)
 		n.log.Info("memory pre-touched", "bytes", bytes, "block_buffers", blocks, "took", time.Since(start).Round(time.Millisecond))
