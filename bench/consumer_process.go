@@ -70,7 +70,11 @@ func startConsumerProcess(cfg *Config, count func(records, bytes int)) (*consume
 			f := strings.Fields(sc.Text())
 			switch {
 			case len(f) == 1 && f[0] == "READY":
-				close(ready)
+				select { // a child saying it twice must not panic the bench
+				case <-ready:
+				default:
+					close(ready)
+				}
 			case len(f) == 3 && f[0] == "R":
 				n, _ := strconv.Atoi(f[1])
 				b, _ := strconv.Atoi(f[2])

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,10 @@ import (
 const childEnv = "FLOE_BENCH_TEST_CHILD"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "ready-twice" {
+		fmt.Println("READY") // ConsumerMain says it once more
+		os.Exit(ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if os.Getenv(childEnv) == "consumer" {
 		if path := os.Getenv(childEnv + "_STARTED"); path != "" {
 			_ = os.WriteFile(path, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
@@ -61,5 +66,21 @@ func TestCatchupConsumerProcessAgainstKfake(t *testing.T) {
 	at := time.Unix(0, ns).Sub(res.Start).Seconds()
 	if baseline < 0 || catchup < 0 || at > baseline {
 		t.Errorf("consumer process started at %.3f s, baseline at %.3f s, catch-up at %.3f s: want it started before the baseline", at, baseline, catchup)
+	}
+}
+
+// A child that says READY more than once is started and stopped like any
+// other: the second line does not panic the bench.
+func TestConsumerProcessReadyTwice(t *testing.T) {
+	t.Setenv(childEnv, "ready-twice")
+	cfg := &Config{ConsumerCommand: []string{os.Args[0]}, Brokers: []string{"127.0.0.1:1"}, Topic: "t"}
+	cp, err := startConsumerProcess(cfg, func(int, int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.stop() // waits for the reader to see the end of the child's output
+
+	if code := cp.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("child exit code %d, want 0 (stopped before the catch-up)", code)
 	}
 }
