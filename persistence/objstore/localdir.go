@@ -275,10 +275,10 @@ func preadvFull(file *os.File, dst [][]byte, offset int64) error {
 // dst's slices are not changed. A read of nothing is io.ErrUnexpectedEOF.
 func readvFull(dst [][]byte, offset int64, maxVec int, readv func(vec [][]byte, off int64) (int, error)) error {
 	var (
-		vec  [][]byte // what the next readv fills
-		next int      // dst[next:] is still to fill
-		into int      // bytes of dst[next] filled already
+		next int // dst[next:] is still to fill
+		into int // bytes of dst[next] filled already
 	)
+	vec := make([][]byte, 0, min(len(dst), maxVec)) // what the next readv fills
 	for {
 		vec = vec[:0]
 		for i := next; i < len(dst) && len(vec) < maxVec; i++ {
