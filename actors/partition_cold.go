@@ -12,12 +12,20 @@ import (
 )
 
 // Readahead bounds in bytes: the window starts at 512 KiB and doubles on every
-// sequential miss up to 32 MiB (never more than a quarter of the block cache,
+// sequential miss up to 4 MiB (never more than a quarter of the block cache,
 // or readahead would evict what it just read), and halves when the block
 // cache reports prefetched blocks evicted unread.
+//
+// The cap is small because a window is loaded at once: partitions read by
+// one consumer advance in step, and with a 32 MiB cap their windows came due
+// together, a copy of 100 MiB within a second that delayed produce on a
+// two-vCPU machine (docs/benchmarks.md, session 10). A 4 MiB ranged GET
+// takes S3 some tens of milliseconds, and the next window is loaded while
+// half of this one is unread (prefetchAfter), so a partition still reads
+// from S3 at tens of MiB/s without waiting on it.
 const (
 	readaheadMinBytes = 512 << 10
-	readaheadMaxBytes = 32 << 20
+	readaheadMaxBytes = 4 << 20
 )
 
 func (b *Broker) readaheadCap() int64 {
@@ -162,12 +170,14 @@ func (p *partition) takeBatches(part *fetchPart, rng objectRange, block []byte, 
 	return false, nil
 }
 
-// readahead loads the block at index i (a miss) and the window after it. A
-// miss where the previous readahead ended is sequential and doubles the
-// window; any other miss starts again from one block.
+// readahead handles a miss at block i. A miss where the previous window
+// ended, or on a block still loading, means the reader caught up with the
+// readahead, and the window doubles; any other miss starts again from one
+// block. The window halves when prefetched blocks were evicted unread.
 func (p *partition) readahead(i int) {
 	l := p.log
-	if l.objects[i].first == l.readaheadNext && l.readaheadWindow > 0 {
+	loading := p.b.blocks.Contains(blockKey(l.objects[i]))
+	if l.readaheadWindow > 0 && (loading || l.objects[i].first == l.readaheadNext) {
 		l.readaheadWindow = min(2*l.readaheadWindow, p.b.readaheadCap())
 	} else {
 		l.readaheadWindow = min(readaheadMinBytes, p.b.readaheadCap())
@@ -175,19 +185,32 @@ func (p *partition) readahead(i int) {
 	if wasted := p.b.blocks.Wasted(p.ref.stream); wasted > 0 {
 		l.readaheadWindow = max(1, l.readaheadWindow/2) // a load takes one block at least
 	}
+	if loading {
+		// The block is on its way (or just arrived); what follows the loads
+		// in flight is loaded with the grown window.
+		p.prefetchAfter(i)
+		return
+	}
 	p.load(i, l.readaheadWindow, 1)
 }
 
 // prefetchAfter keeps the readahead going for a reader served from the
-// cache: when the block after index i is neither cached nor loading, the
-// next window is loaded in the background.
+// cache at block i: once less than half a window after it is cached or
+// loading, the next window is loaded in the background, so the store's
+// latency is hidden behind the half the reader still has to read.
 func (p *partition) prefetchAfter(i int) {
 	l := p.log
-	next := i + 1
-	if next >= len(l.objects) || l.readaheadWindow == 0 || p.b.blocks.Contains(blockKey(l.objects[next])) {
+	if l.readaheadWindow == 0 {
 		return
 	}
-	p.load(next, l.readaheadWindow, 0)
+	ahead := int64(0)
+	for j := i + 1; j < len(l.objects) && ahead < (l.readaheadWindow+1)/2; j++ {
+		if !p.b.blocks.Contains(blockKey(l.objects[j])) {
+			p.load(j, l.readaheadWindow, 0)
+			return
+		}
+		ahead += l.objects[j].size
+	}
 }
 
 // load reserves the blocks from index i up to window bytes that are neither

@@ -1,0 +1,152 @@
+package supervision
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/floe-io/floe/persistence/objstore"
+)
+
+// readaheadCap is actors.readaheadMaxBytes: no load of the cold path may be
+// larger, however far a reader runs ahead.
+const readaheadCap = 4 << 20
+
+// slowReadStore is a store whose reads into buffers (the cold loaders' reads)
+// take delay longer and are recorded by size, so a test sees the readahead
+// windows as the store does.
+type slowReadStore struct {
+	objstore.Store
+	delay time.Duration
+	mu    sync.Mutex
+	reads []int64 // guarded by mu; bytes of each GetInto, in call order
+}
+
+func (s *slowReadStore) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
+	var n int64
+	for _, b := range dst {
+		n += int64(len(b))
+	}
+	s.mu.Lock()
+	s.reads = append(s.reads, n)
+	s.mu.Unlock()
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.GetInto(ctx, key, offset, dst...)
+}
+
+func (s *slowReadStore) recorded() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reads)
+}
+
+// readaheadNode writes perPartition records of size to one partition, all
+// into one object, and restarts the node with an empty log cache on a store
+// whose reads take delay.
+func readaheadNode(t *testing.T, topic string, perPartition, size int, delay time.Duration, produceOpts ...kgo.Opt) (*Node, *slowReadStore) {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.UploadBytes = 64 << 20 // one object, uploaded at shutdown
+	cfg.UploadInterval = time.Hour
+	cfg.CompactionInterval = time.Hour // compaction reads with GetInto too
+	n := startNode(t, cfg)
+	cl := newClient(t, n, append(produceOpts, kgo.ProducerBatchCompression(kgo.NoCompression()))...) // test records compress to almost nothing
+	createTopic(t, cl, topic, 1, nil)
+	produceAll(t, cl, topic, 1, perPartition, size)
+	cl.Close()
+	stopNode(t, n)
+
+	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &slowReadStore{Store: local, delay: delay}
+	cfg.Store = store
+	cfg.LogCacheBytes = 1
+	n = startNode(t, cfg)
+	t.Cleanup(func() { stopNode(t, n) })
+	return n, store
+}
+
+// TestColdReadaheadGrowsToCap reads 16 MiB back from a store that takes
+// 50 ms a read, with a consumer that takes what it gets at once: it catches
+// up with every window, even one still loading, so each window doubles the
+// last, from one block up to the cap, and never beyond. (Before session 10 a
+// miss on a block still loading started the window again from one block,
+// and such a reader got one block a load.)
+func TestColdReadaheadGrowsToCap(t *testing.T) {
+	const perPartition, size = 16 << 10, 1000
+	n, store := readaheadNode(t, "ra-fast", perPartition, size, 50*time.Millisecond)
+	consumeAll(t, n, "ra-fast", 1, perPartition, size)
+
+	reads := store.recorded()
+	t.Logf("%d loads, bytes: %v", len(reads), reads)
+	if len(reads) == 0 {
+		t.Fatal("nothing was read from the store")
+	}
+	if reads[0] > 1<<20 {
+		t.Errorf("first load %d bytes: the window starts at one block", reads[0])
+	}
+	largest := slices.Max(reads)
+	if largest > readaheadCap {
+		t.Errorf("a load of %d bytes: the cap is %d", largest, readaheadCap)
+	}
+	// A block holds whole batches, here of almost 1 MB each, so a 2 MiB
+	// window holds two blocks; only a window at the cap loads more.
+	if largest <= 2<<20 {
+		t.Errorf("largest load %d bytes: the window never reached the cap", largest)
+	}
+}
+
+// TestColdReadaheadHidesLatency reads 16 MiB of 512 KiB blocks back at about
+// 4 MiB/s from a store that takes 150 ms a read, longer than the reader takes
+// for one block. Each miss doubles the window, and the next window is loaded
+// while half of the last is unread, so once half a window lasts the reader
+// longer than a load takes, the reader stops missing: a few misses while the
+// window grows, then none. (Measured: 3 misses; 8 with the next window
+// loaded only at the last block; 65 with the window started again on each
+// miss, as before session 10.)
+func TestColdReadaheadHidesLatency(t *testing.T) {
+	const perPartition, size = 16 << 10, 1000
+	const rate = 4 << 20 // bytes a second
+	n, store := readaheadNode(t, "ra-paced", perPartition, size, 150*time.Millisecond, kgo.ProducerBatchMaxBytes(64<<10))
+
+	cl := newClient(t, n, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"ra-paced": {0: kgo.NewOffset().At(0)}}),
+		kgo.FetchMaxPartitionBytes(256<<10))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	next := 0
+	for next < perPartition {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d: %v", next, perPartition, err)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		got := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			if want := testRecord("ra-paced", 0, next, size); r.Offset != int64(next) || !bytes.Equal(r.Value, want.Value) {
+				t.Fatalf("offset %d: want record %d", r.Offset, next)
+			}
+			next++
+			got += len(r.Value)
+		})
+		time.Sleep(time.Duration(got) * time.Second / rate)
+	}
+	misses := nodeMetric(t, n, "floe_block_cache_misses_total")
+	t.Logf("%d loads, %.0f misses, bytes: %v", len(store.recorded()), misses, store.recorded())
+	// 512 KiB → 4 MiB is three doublings; a miss may also fall on a block
+	// whose load is in flight, and is counted again when the fetch retries.
+	if misses > 10 {
+		t.Errorf("%.0f fetches missed the block cache: the readahead did not get ahead of the reader", misses)
+	}
+}
