@@ -71,7 +71,7 @@ func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 		cacheMisses:      prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_block_cache_misses_total", Help: "Cold fetch reads that missed the block cache (a load was started)."}),
 		compactionBytes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_bytes_total", Help: "Object bytes read and merged by compaction."}),
 		compactionErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_errors_total", Help: "Failed compaction rounds (retried)."}),
-		coldThrottled:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_cold_read_throttled_total", Help: "Cold fetch partitions held back by the cold-read byte budget."}),
+		coldThrottled:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_cold_read_throttled_total", Help: "Fetch partitions of lagging consumers held back by the cold-read byte budget."}),
 		objectsDeleted:   prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_objects_deleted_total", Help: "Objects deleted after retention or compaction."}),
 		producersExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_producers_expired_total", Help: "Idempotent producer states forgotten after producer-id-expiration (per partition), in memory and in the metadata store."}),
 		blockHits:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_block_cache_hits_total", Help: "Blocks served to cold fetches from the block cache."}),

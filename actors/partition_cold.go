@@ -43,16 +43,7 @@ func (b *Broker) readaheadCap() int64 {
 // has data, and produce and tail fetches never wait at all.
 func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 	l := p.log
-	if wait := p.b.coldBudgetWait(); wait > 0 {
-		// Over the cold path's byte budget: this partition sits the round
-		// out; a fetch with nothing else comes back when the budget has
-		// refilled.
-		p.b.metrics.coldThrottled.Inc()
-		if m.park && part.bytes == 0 {
-			fr, index := m.fr, m.index
-			time.AfterFunc(wait, func() { fr.wake(index) })
-		}
-		m.fr.partDone(m.round)
+	if p.sitOut(m, part) {
 		return
 	}
 	// done charges the budget with what this partition took, then answers.
@@ -105,6 +96,23 @@ func (p *partition) readCold(m *fetchMsg, part *fetchPart, off int64) {
 		}
 	}
 	done()
+}
+
+// sitOut ends this partition's part of a fetch round without data when the
+// cold path's byte budget is in debt, and reports whether it did. A fetch
+// with nothing else comes back when the budget has refilled.
+func (p *partition) sitOut(m *fetchMsg, part *fetchPart) bool {
+	wait := p.b.coldBudgetWait()
+	if wait <= 0 {
+		return false
+	}
+	p.b.metrics.coldThrottled.Inc()
+	if m.park && part.bytes == 0 {
+		fr, index := m.fr, m.index
+		time.AfterFunc(wait, func() { fr.wake(index) })
+	}
+	m.fr.partDone(m.round)
+	return true
 }
 
 // coldCursor remembers where the last cold read of a partition stopped in a

@@ -15,6 +15,7 @@ type cachedBatch struct {
 	base, last int64
 	header     wire.BatchHeader
 	data       []byte
+	pos        int64 // bytes cached by this partition before this batch (partitionLog.cachedTotal)
 }
 
 // objectRange says which object block holds [first, end) of a stream.
@@ -54,6 +55,10 @@ type partitionLog struct {
 	batches    []cachedBatch // contiguous, ascending; head is the first live one
 	head       int
 	cacheBytes int64
+	// cachedTotal counts the bytes ever cached (less those truncated), so
+	// that the bytes from a batch to the end of the log are cachedTotal
+	// minus the batch's pos.
+	cachedTotal int64
 
 	nextOffset     int64 // log end offset: next offset to assign
 	highWatermark  int64 // end of durable data
@@ -88,8 +93,16 @@ func (l *partitionLog) cacheStart() int64 {
 }
 
 func (l *partitionLog) appendBatch(b cachedBatch) {
+	b.pos = l.cachedTotal
 	l.batches = append(l.batches, b)
 	l.cacheBytes += int64(len(b.data))
+	l.cachedTotal += int64(len(b.data))
+}
+
+// behind returns how many cached bytes lie from the batch at index i of
+// live() to the end of the log.
+func (l *partitionLog) behind(i int) int64 {
+	return l.cachedTotal - l.live()[i].pos
 }
 
 // dropHead removes the oldest cached batch and returns its size.
@@ -116,6 +129,7 @@ func (l *partitionLog) truncate(offset int64) int64 {
 		l.batches = l.batches[:last]
 	}
 	l.cacheBytes -= freed
+	l.cachedTotal -= freed
 	l.nextOffset = offset
 	return freed
 }

@@ -22,12 +22,46 @@ func (p *partition) fetch(m *fetchMsg) {
 		m.fr.partDone(m.round)
 	case off >= l.cacheStart():
 		p.b.metrics.cacheHits.Inc()
+		catchUp := p.catchingUp(off)
+		if catchUp && p.sitOut(m, part) {
+			return
+		}
+		before := part.bytes
 		p.readCache(part, off)
+		if catchUp {
+			p.b.coldBudgetCharge(part.bytes - before)
+		}
 		p.parkUnmet(m, part)
 		m.fr.partDone(m.round)
 	default:
 		p.readCold(m, part, off)
 	}
+}
+
+// catchUpBehindBytes is how far behind the end of a partition's log a
+// reader must be, at the least, for a read from the log cache to count as
+// catch-up.
+const catchUpBehindBytes = 4 << 20
+
+// catchingUp reports whether a read at off, in the log cache, is a lagging
+// reader's: more than half the partition's cached bytes (and at least
+// catchUpBehindBytes) behind the end of the log. Such reads are metered by
+// the cold path's byte budget like reads from objects, so that a consumer
+// draining a backlog does not, once it reaches the log cache, take its
+// last tens of megabytes at memory speed, a burst of sends and of work
+// for the consumer that the producers on this broker would feel. A tail
+// reader is never that far behind, and is never metered.
+func (p *partition) catchingUp(off int64) bool {
+	if p.b.coldBudget == nil {
+		return false
+	}
+	l := p.log
+	i := l.findCached(off)
+	if i < 0 {
+		return false
+	}
+	behind := l.behind(i)
+	return behind > catchUpBehindBytes && behind > l.cacheBytes/2
 }
 
 // parkUnmet parks a long poll on this partition when what it read here

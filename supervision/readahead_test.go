@@ -150,3 +150,30 @@ func TestColdReadaheadHidesLatency(t *testing.T) {
 		t.Errorf("%.0f fetches missed the block cache: the readahead did not get ahead of the reader", misses)
 	}
 }
+
+// TestCatchUpFromLogCacheMetered reads 16 MiB back that are all still in the
+// log cache, from the first offset, with a cold-read budget of 4 MiB/s. The
+// reader is catching up although no object is read, so the budget meters it
+// (its rounds are sat out while the budget is in debt) until it is within
+// half the cache of the end.
+func TestCatchUpFromLogCacheMetered(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LogCacheBytes = 64 << 20
+	cfg.UploadBytes = 64 << 20
+	cfg.UploadInterval = time.Hour
+	cfg.ColdReadBytesPerSecond = 4 << 20
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	const perPartition, size = 16 << 10, 1000
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	createTopic(t, cl, "behind", 1, nil)
+	produceAll(t, cl, "behind", 1, perPartition, size)
+
+	consumeAll(t, n, "behind", 1, perPartition, size)
+	if reads := n.Broker().ColdReads(); reads != 0 {
+		t.Fatalf("%d object reads: the data should all have come from the log cache", reads)
+	}
+	if throttled := nodeMetric(t, n, "floe_cold_read_throttled_total"); throttled == 0 {
+		t.Fatal("no fetch was held back by the budget: the catch-up from the log cache was not metered")
+	}
+}

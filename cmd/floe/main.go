@@ -141,7 +141,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 64, "requests in flight per connection before the broker stops reading it")
 	fs.IntVar(&o.coldReaders, "cold-readers", 4, "concurrent object-store reads for consumers behind the log cache")
 	fs.StringVar(&o.blockCacheSize, "block-cache-size", "256MiB", "memory for object blocks read by lagging consumers (apart from the log cache)")
-	fs.StringVar(&o.coldReadRate, "cold-read-rate", "64MiB", "bytes per second all lagging consumers together are served from objects (0 = no limit); keeps catch-up reads from starving produce")
+	fs.StringVar(&o.coldReadRate, "cold-read-rate", "64MiB", "bytes per second all lagging consumers together are served from objects, and from the log cache while far behind its end (0 = no limit); keeps catch-up reads from starving produce")
 	fs.DurationVar(&o.retentionCheck, "retention-check-interval", 30*time.Second, "how often retention.ms / retention.bytes are applied and expired objects deleted")
 	fs.DurationVar(&o.compactionInterval, "compaction-interval", time.Minute, "how often small objects are looked for and merged")
 	fs.StringVar(&o.compactionRate, "compaction-rate", "32MiB", "bytes per second compaction may read and write")
