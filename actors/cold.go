@@ -65,7 +65,7 @@ func (c *coldLoader) Receive(ctx actor.Context) {
 	// Adjacent blocks of one object are read with one ranged GET.
 	for i := 0; i < len(m.ranges); {
 		j := i + 1
-		for j < len(m.ranges) && m.ranges[j].key == m.ranges[i].key && m.ranges[j].position == m.ranges[j-1].position+m.ranges[j-1].size {
+		for j < len(m.ranges) && adjacent(m.ranges[j-1], m.ranges[j]) {
 			j++
 		}
 		if !c.load(m.stream, m.ranges[i:j], i, m.demand) {

@@ -231,8 +231,29 @@ func (p *partition) load(i int, window int64, demand int) {
 	for span := int64(0); end < len(l.objects) && (end == i || span+l.objects[end].size <= window); end++ {
 		span += l.objects[end].size
 	}
+	// A window that ends inside an object's run of adjacent blocks stops
+	// before the run instead, if it keeps a block: the loader reads a run
+	// with one request, and the next load then takes this one whole. Runs
+	// cut in two cost a store request more each (with 4 MiB windows, 20-50%
+	// more GETs in the catch-up benchmark, whose objects hold 2 MiB of each
+	// partition).
+	if end < len(l.objects) && adjacent(l.objects[end-1], l.objects[end]) {
+		run := end - 1
+		for run > i && adjacent(l.objects[run-1], l.objects[run]) {
+			run--
+		}
+		if run > i {
+			end = run
+		}
+	}
 	l.readaheadNext = l.objects[end-1].end
 	p.loadBlocks(i, end, demand)
+}
+
+// adjacent reports whether block b follows block a in the same object, so
+// that one ranged read takes both.
+func adjacent(a, b objectRange) bool {
+	return a.key == b.key && b.position == a.position+a.size
 }
 
 // loadBlocks hands the blocks of objects[i:end] that are neither cached nor

@@ -25,7 +25,14 @@ type slowReadStore struct {
 	objstore.Store
 	delay time.Duration
 	mu    sync.Mutex
-	reads []int64 // guarded by mu; bytes of each GetInto, in call order
+	reads []int64    // guarded by mu; bytes of each GetInto, in call order
+	spans []readSpan // guarded by mu; the same reads' ranges
+}
+
+// readSpan is the range of one read.
+type readSpan struct {
+	key          string
+	offset, size int64
 }
 
 func (s *slowReadStore) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
@@ -35,6 +42,7 @@ func (s *slowReadStore) GetInto(ctx context.Context, key string, offset int64, d
 	}
 	s.mu.Lock()
 	s.reads = append(s.reads, n)
+	s.spans = append(s.spans, readSpan{key, offset, n})
 	s.mu.Unlock()
 	select {
 	case <-time.After(s.delay):
@@ -175,5 +183,50 @@ func TestCatchUpFromLogCacheMetered(t *testing.T) {
 	}
 	if throttled := nodeMetric(t, n, "floe_cold_read_throttled_total"); throttled == 0 {
 		t.Fatal("no fetch was held back by the budget: the catch-up from the log cache was not metered")
+	}
+}
+
+// TestColdReadsTakeWholeRuns reads one of two partitions back from objects
+// that hold about 1 MiB of each: a run of adjacent blocks per partition
+// and object. A readahead window that would end inside a run stops before
+// it, so once the window holds a run, each run is read with one request:
+// a few more reads than objects while the window grows, no more.
+func TestColdReadsTakeWholeRuns(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.UploadBytes = 2 << 20
+	cfg.UploadInterval = time.Hour
+	cfg.CompactionInterval = time.Hour // compaction would merge the runs
+	n := startNode(t, cfg)
+	const perPartition, size = 16 << 10, 1000
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerBatchMaxBytes(64<<10))
+	createTopic(t, cl, "runs", 2, nil)
+	produceAll(t, cl, "runs", 2, perPartition, size)
+	cl.Close()
+	stopNode(t, n)
+
+	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &slowReadStore{Store: local, delay: 20 * time.Millisecond}
+	cfg.Store = store
+	cfg.LogCacheBytes = 1
+	n = startNode(t, cfg)
+	defer stopNode(t, n)
+	consumeAll(t, n, "runs", 1, perPartition, size) // partition 0 only
+
+	store.mu.Lock()
+	spans := slices.Clone(store.spans)
+	store.mu.Unlock()
+	objects := map[string]bool{}
+	for _, sp := range spans {
+		objects[sp.key] = true
+	}
+	t.Logf("%d reads from %d objects: %v", len(spans), len(objects), spans)
+	if len(objects) < 8 {
+		t.Fatalf("reads from %d objects: the test needs more", len(objects))
+	}
+	if len(spans) > len(objects)+3 {
+		t.Errorf("%d reads from %d objects: runs were read in pieces", len(spans), len(objects))
 	}
 }
