@@ -197,7 +197,7 @@ func TestColdReadsTakeWholeRuns(t *testing.T) {
 	cfg.UploadInterval = time.Hour
 	cfg.CompactionInterval = time.Hour // compaction would merge the runs
 	n := startNode(t, cfg)
-	const perPartition, size = 16 << 10, 1000
+	const perPartition, size = 32 << 10, 1000
 	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerBatchMaxBytes(64<<10))
 	createTopic(t, cl, "runs", 2, nil)
 	produceAll(t, cl, "runs", 2, perPartition, size)
@@ -223,7 +223,7 @@ func TestColdReadsTakeWholeRuns(t *testing.T) {
 		objects[sp.key] = true
 	}
 	t.Logf("%d reads from %d objects: %v", len(spans), len(objects), spans)
-	if len(objects) < 8 {
+	if len(objects) < 16 {
 		t.Fatalf("reads from %d objects: the test needs more", len(objects))
 	}
 	if len(spans) > len(objects)+3 {
