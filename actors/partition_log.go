@@ -15,7 +15,7 @@ type cachedBatch struct {
 	base, last int64
 	header     wire.BatchHeader
 	data       []byte
-	pos        int64 // bytes cached by this partition before this batch (partitionLog.cachedTotal)
+	pos        int64 // where the batch starts in a running count of the partition's cached bytes
 }
 
 // objectRange says which object block holds [first, end) of a stream.
@@ -55,10 +55,6 @@ type partitionLog struct {
 	batches    []cachedBatch // contiguous, ascending; head is the first live one
 	head       int
 	cacheBytes int64
-	// cachedTotal counts the bytes ever cached (less those truncated), so
-	// that the bytes from a batch to the end of the log are cachedTotal
-	// minus the batch's pos.
-	cachedTotal int64
 
 	nextOffset     int64 // log end offset: next offset to assign
 	highWatermark  int64 // end of durable data
@@ -93,16 +89,21 @@ func (l *partitionLog) cacheStart() int64 {
 }
 
 func (l *partitionLog) appendBatch(b cachedBatch) {
-	b.pos = l.cachedTotal
+	if live := l.live(); len(live) > 0 {
+		b.pos = live[len(live)-1].end()
+	}
 	l.batches = append(l.batches, b)
 	l.cacheBytes += int64(len(b.data))
-	l.cachedTotal += int64(len(b.data))
 }
+
+// end is where the batch ends in its partition's running count of cached bytes.
+func (b *cachedBatch) end() int64 { return b.pos + int64(len(b.data)) }
 
 // behind returns how many cached bytes lie from the batch at index i of
 // live() to the end of the log.
 func (l *partitionLog) behind(i int) int64 {
-	return l.cachedTotal - l.live()[i].pos
+	live := l.live()
+	return live[len(live)-1].end() - live[i].pos
 }
 
 // dropHead removes the oldest cached batch and returns its size.
@@ -129,7 +130,6 @@ func (l *partitionLog) truncate(offset int64) int64 {
 		l.batches = l.batches[:last]
 	}
 	l.cacheBytes -= freed
-	l.cachedTotal -= freed
 	l.nextOffset = offset
 	return freed
 }
