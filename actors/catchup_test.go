@@ -19,7 +19,7 @@ func TestCatchingUpFromCache(t *testing.T) {
 	}
 	check := func(what string, off int64, want bool) {
 		t.Helper()
-		if got := p.catchingUp(off); got != want {
+		if got := p.catchingUp(l.findCached(off)); got != want {
 			t.Errorf("%s: offset %d catching up %v, want %v", what, off, got, want)
 		}
 	}

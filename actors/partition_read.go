@@ -22,12 +22,13 @@ func (p *partition) fetch(m *fetchMsg) {
 		m.fr.partDone(m.round)
 	case off >= l.cacheStart():
 		p.b.metrics.cacheHits.Inc()
-		catchUp := p.catchingUp(off)
+		i := l.findCached(off)
+		catchUp := p.catchingUp(i)
 		if catchUp && p.sitOut(m, part) {
 			return
 		}
 		before := part.bytes
-		p.readCache(part, off)
+		p.readCachedFrom(part, i)
 		if catchUp {
 			p.b.coldBudgetCharge(part.bytes - before)
 		}
@@ -43,7 +44,7 @@ func (p *partition) fetch(m *fetchMsg) {
 // catch-up.
 const catchUpBehindBytes = 4 << 20
 
-// catchingUp reports whether a read at off, in the log cache, is a lagging
+// catchingUp reports whether a read from live()[i] on is a lagging
 // reader's: more than half the partition's cached bytes (and at least
 // catchUpBehindBytes) behind the end of the log. Such reads are metered by
 // the cold path's byte budget like reads from objects, so that a consumer
@@ -51,15 +52,11 @@ const catchUpBehindBytes = 4 << 20
 // last tens of megabytes at memory speed, a burst of sends and of work
 // for the consumer that the producers on this broker would feel. A tail
 // reader is never that far behind, and is never metered.
-func (p *partition) catchingUp(off int64) bool {
-	if p.b.coldBudget == nil {
+func (p *partition) catchingUp(i int) bool {
+	if p.b.coldBudget == nil || i < 0 {
 		return false
 	}
 	l := p.log
-	i := l.findCached(off)
-	if i < 0 {
-		return false
-	}
 	behind := l.behind(i)
 	return behind > catchUpBehindBytes && behind > l.cacheBytes/2
 }
@@ -79,8 +76,13 @@ func (p *partition) parkUnmet(m *fetchMsg, part *fetchPart) {
 // partition's byte limit; the first batch is returned even if larger than the
 // limit, as Kafka does, so a consumer can always make progress.
 func (p *partition) readCache(part *fetchPart, off int64) {
+	p.readCachedFrom(part, p.log.findCached(off))
+}
+
+// readCachedFrom is readCache from live()[i] (findCached's answer; -1 reads
+// nothing).
+func (p *partition) readCachedFrom(part *fetchPart, i int) {
 	l := p.log
-	i := l.findCached(off)
 	if i < 0 {
 		return
 	}
