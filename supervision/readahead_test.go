@@ -18,15 +18,13 @@ import (
 // larger, however far a reader runs ahead.
 const readaheadCap = 4 << 20
 
-// slowReadStore is a store whose reads into buffers (the cold loaders' reads)
-// take delay longer and are recorded by size, so a test sees the readahead
+// recordingStore records the range of every read into buffers (the cold
+// loaders' reads) before passing it on, so a test sees the readahead
 // windows as the store does.
-type slowReadStore struct {
+type recordingStore struct {
 	objstore.Store
-	delay time.Duration
 	mu    sync.Mutex
-	reads []int64    // guarded by mu; bytes of each GetInto, in call order
-	spans []readSpan // guarded by mu; the same reads' ranges
+	spans []readSpan // guarded by mu; in call order
 }
 
 // readSpan is the range of one read.
@@ -35,33 +33,56 @@ type readSpan struct {
 	offset, size int64
 }
 
-func (s *slowReadStore) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
+func (s *recordingStore) GetInto(ctx context.Context, key string, offset int64, dst ...[]byte) error {
 	var n int64
 	for _, b := range dst {
 		n += int64(len(b))
 	}
 	s.mu.Lock()
-	s.reads = append(s.reads, n)
 	s.spans = append(s.spans, readSpan{key, offset, n})
 	s.mu.Unlock()
-	select {
-	case <-time.After(s.delay):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	return s.Store.GetInto(ctx, key, offset, dst...)
 }
 
-func (s *slowReadStore) recorded() []int64 {
+func (s *recordingStore) recorded() []readSpan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.reads)
+	return slices.Clone(s.spans)
+}
+
+// readSizes returns the bytes of each read.
+func readSizes(spans []readSpan) []int64 {
+	sizes := make([]int64, len(spans))
+	for i, sp := range spans {
+		sizes[i] = sp.size
+	}
+	return sizes
+}
+
+// restartOnSlowStore starts a stopped node's configuration again with an
+// empty log cache, its objects behind a fault store that makes every read
+// take delay longer, and records the reads.
+func restartOnSlowStore(t *testing.T, cfg Config, delay time.Duration) (*Node, *recordingStore) {
+	t.Helper()
+	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := objstore.NewFaultStore(local)
+	slow.Scope(objstore.OpGet)
+	slow.Delay(delay)
+	store := &recordingStore{Store: slow}
+	cfg.Store = store
+	cfg.LogCacheBytes = 1
+	n := startNode(t, cfg)
+	t.Cleanup(func() { stopNode(t, n) })
+	return n, store
 }
 
 // readaheadNode writes perPartition records of size to one partition, all
 // into one object, and restarts the node with an empty log cache on a store
 // whose reads take delay.
-func readaheadNode(t *testing.T, topic string, perPartition, size int, delay time.Duration, produceOpts ...kgo.Opt) (*Node, *slowReadStore) {
+func readaheadNode(t *testing.T, topic string, perPartition, size int, delay time.Duration, produceOpts ...kgo.Opt) (*Node, *recordingStore) {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.UploadBytes = 64 << 20 // one object, uploaded at shutdown
@@ -73,17 +94,7 @@ func readaheadNode(t *testing.T, topic string, perPartition, size int, delay tim
 	produceAll(t, cl, topic, 1, perPartition, size)
 	cl.Close()
 	stopNode(t, n)
-
-	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &slowReadStore{Store: local, delay: delay}
-	cfg.Store = store
-	cfg.LogCacheBytes = 1
-	n = startNode(t, cfg)
-	t.Cleanup(func() { stopNode(t, n) })
-	return n, store
+	return restartOnSlowStore(t, cfg, delay)
 }
 
 // TestColdReadaheadGrowsToCap reads 16 MiB back from a store that takes
@@ -97,7 +108,7 @@ func TestColdReadaheadGrowsToCap(t *testing.T) {
 	n, store := readaheadNode(t, "ra-fast", perPartition, size, 50*time.Millisecond)
 	consumeAll(t, n, "ra-fast", 1, perPartition, size)
 
-	reads := store.recorded()
+	reads := readSizes(store.recorded())
 	t.Logf("%d loads, bytes: %v", len(reads), reads)
 	if len(reads) == 0 {
 		t.Fatal("nothing was read from the store")
@@ -151,7 +162,8 @@ func TestColdReadaheadHidesLatency(t *testing.T) {
 		time.Sleep(time.Duration(got) * time.Second / rate)
 	}
 	misses := nodeMetric(t, n, "floe_block_cache_misses_total")
-	t.Logf("%d loads, %.0f misses, bytes: %v", len(store.recorded()), misses, store.recorded())
+	reads := readSizes(store.recorded())
+	t.Logf("%d loads, %.0f misses, bytes: %v", len(reads), misses, reads)
 	// 512 KiB → 4 MiB is three doublings; a miss may also fall on a block
 	// whose load is in flight, and is counted again when the fetch retries.
 	if misses > 10 {
@@ -204,20 +216,10 @@ func TestColdReadsTakeWholeRuns(t *testing.T) {
 	cl.Close()
 	stopNode(t, n)
 
-	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &slowReadStore{Store: local, delay: 20 * time.Millisecond}
-	cfg.Store = store
-	cfg.LogCacheBytes = 1
-	n = startNode(t, cfg)
-	defer stopNode(t, n)
+	n, store := restartOnSlowStore(t, cfg, 20*time.Millisecond)
 	consumeAll(t, n, "runs", 1, perPartition, size) // partition 0 only
 
-	store.mu.Lock()
-	spans := slices.Clone(store.spans)
-	store.mu.Unlock()
+	spans := store.recorded()
 	objects := map[string]bool{}
 	for _, sp := range spans {
 		objects[sp.key] = true
