@@ -118,6 +118,9 @@ const (
 // Spawner is what the broker needs of the actor system (supervision.System).
 type Spawner interface {
 	Spawn(pool, name string, cpuBound bool, producer actor.Producer) (*actor.PID, error)
+	// SpawnOn is Spawn with the actor's activations run by d (nil: one
+	// goroutine per activation).
+	SpawnOn(pool, name string, d actor.Dispatcher, producer actor.Producer) (*actor.PID, error)
 	Send(pid *actor.PID, msg any)
 	Stop(pid *actor.PID)
 }
@@ -130,6 +133,11 @@ type Deps struct {
 	WALs     []*wal.WAL // one per shard
 	Logger   *slog.Logger
 	Registry prometheus.Registerer // nil: metrics kept but not exported
+	// ColdDispatcher runs the cold loaders' activations, which block on
+	// the object store: supervision.NewNicedDispatcher's low-priority
+	// threads, one per loader. Nil: a goroutine per activation, on the
+	// runtime's threads like everything else.
+	ColdDispatcher actor.Dispatcher
 }
 
 // Broker owns the actors and answers requests handed over by the netloop.

@@ -21,6 +21,9 @@ type testActors struct{ sys *actor.ActorSystem }
 func (a *testActors) Spawn(_, name string, _ bool, p actor.Producer) (*actor.PID, error) {
 	return a.sys.Root.SpawnNamed(actor.PropsFromProducer(p, actor.WithMailbox(actor.Unbounded())), name)
 }
+func (a *testActors) SpawnOn(_, name string, _ actor.Dispatcher, p actor.Producer) (*actor.PID, error) {
+	return a.Spawn("", name, false, p)
+}
 func (a *testActors) Send(pid *actor.PID, msg any) { a.sys.Root.Send(pid, msg) }
 func (a *testActors) Stop(pid *actor.PID)          { a.sys.Root.Stop(pid) }
 

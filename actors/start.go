@@ -170,7 +170,7 @@ func (b *Broker) spawnServices() error {
 		return fmt.Errorf("actors: spawn uploader: %w", err)
 	}
 	for i := 0; i < b.cfg.ColdReaders; i++ {
-		pid, e := a.Spawn(poolCold, fmt.Sprintf("cold/%d", i), false, b.coldLoaderProducer())
+		pid, e := a.SpawnOn(poolCold, fmt.Sprintf("cold/%d", i), b.deps.ColdDispatcher, b.coldLoaderProducer())
 		if e != nil {
 			return fmt.Errorf("actors: spawn cold loader %d: %w", i, e)
 		}

@@ -1,8 +1,12 @@
 package supervision
 
 import (
+	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // PoolDispatcher runs mailbox activations on a fixed set of worker goroutines.
@@ -29,6 +33,43 @@ type PoolDispatcher struct {
 // NewPoolDispatcher starts workers goroutines. throughput is how many messages
 // one activation handles before yielding its worker.
 func NewPoolDispatcher(workers, throughput int) *PoolDispatcher {
+	return newPoolDispatcher(workers, throughput, nil)
+}
+
+// NewNicedDispatcher starts workers goroutines, each wired for good to an OS
+// thread of its own that runs at CPU priority nice (1 to 19: below the rest
+// of the process, whose threads are at 0). When the CPUs are short, the
+// kernel runs the process's other threads first — the network loops, the
+// WAL, the partition actors — and these when a CPU is free. An activation
+// may block its worker (a read from the object store), as on protoactor's
+// default dispatcher; so that no actor waits for another's I/O, give the
+// dispatcher as many workers as actors.
+//
+// If a thread's priority cannot be set, the dispatcher works on at normal
+// priority and the error is returned.
+func NewNicedDispatcher(workers, nice int) (*PoolDispatcher, error) {
+	errs := make(chan error, max(1, workers))
+	d := newPoolDispatcher(workers, 0, func() { errs <- lockNiced(nice) })
+	var first error
+	for range max(1, workers) {
+		if err := <-errs; err != nil && first == nil {
+			first = fmt.Errorf("supervision: lowering a worker thread's priority to nice %d: %w", nice, err)
+		}
+	}
+	return d, first
+}
+
+// lockNiced wires the calling goroutine to its OS thread for the rest of its
+// life and sets that thread's nice value (on Linux, setpriority given a
+// thread id changes that thread alone). The goroutine never unlocks: when it
+// returns, the runtime ends the thread rather than hand a lowered thread to
+// other goroutines.
+func lockNiced(nice int) error {
+	runtime.LockOSThread()
+	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice)
+}
+
+func newPoolDispatcher(workers, throughput int, setup func()) *PoolDispatcher {
 	if workers < 1 {
 		workers = 1
 	}
@@ -39,7 +80,12 @@ func NewPoolDispatcher(workers, throughput int) *PoolDispatcher {
 	d.cond = sync.NewCond(&d.mu)
 	d.wg.Add(workers)
 	for i := 0; i < workers; i++ {
-		go d.work()
+		go func() {
+			if setup != nil {
+				setup()
+			}
+			d.work()
+		}()
 	}
 	return d
 }

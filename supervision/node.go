@@ -47,6 +47,10 @@ type Config struct {
 	ColdReaders            int
 	BlockCacheBytes        int64
 	ColdReadBytesPerSecond int64 // 0: no limit
+	// ColdReadNice, 1 to 19, runs the cold loaders on threads of their own
+	// at that nice value, below the broker's other threads; 0 runs them at
+	// normal priority.
+	ColdReadNice int
 	// Retention and compaction; zero values take actors.Config's defaults.
 	RetentionCheckInterval     time.Duration
 	CompactionInterval         time.Duration
@@ -174,7 +178,16 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionOutputBytes: cfg.CompactionOutputBytes, CompactionMinAge: cfg.CompactionMinAge,
 		Groups: actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
 	}
-	n.broker = actors.NewBroker(bcfg, actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg})
+	deps := actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg}
+	if cfg.ColdReadNice > 0 {
+		bcfg.EnsureDefaults()
+		d, err := n.sys.NicedDispatcher(bcfg.ColdReaders, cfg.ColdReadNice)
+		if err != nil {
+			n.log.Warn("cold loaders run at normal priority", "err", err)
+		}
+		deps.ColdDispatcher = d
+	}
+	n.broker = actors.NewBroker(bcfg, deps)
 	if cfg.PretouchMemory {
 		start, bytes := time.Now(), n.broker.CacheBytes()
 		blocks := n.broker.PreallocateBlocks()

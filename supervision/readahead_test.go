@@ -3,6 +3,7 @@ package supervision
 import (
 	"bytes"
 	"context"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -24,7 +25,8 @@ const readaheadCap = 4 << 20
 type recordingStore struct {
 	objstore.Store
 	mu    sync.Mutex
-	spans []readSpan // guarded by mu; in call order
+	spans []readSpan  // guarded by mu; in call order
+	nices map[int]int // guarded by mu: reads by their thread's nice value
 }
 
 // readSpan is the range of one read.
@@ -38,10 +40,25 @@ func (s *recordingStore) GetInto(ctx context.Context, key string, offset int64, 
 	for _, b := range dst {
 		n += int64(len(b))
 	}
+	nice, err := threadNice() // a loader's goroutine is wired to its thread
+	if err != nil {
+		nice = -100
+	}
 	s.mu.Lock()
 	s.spans = append(s.spans, readSpan{key, offset, n})
+	if s.nices == nil {
+		s.nices = map[int]int{}
+	}
+	s.nices[nice]++
 	s.mu.Unlock()
 	return s.Store.GetInto(ctx, key, offset, dst...)
+}
+
+// byNice counts the reads by the nice value of the thread that made them.
+func (s *recordingStore) byNice() map[int]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.nices)
 }
 
 func (s *recordingStore) recorded() []readSpan {
@@ -230,5 +247,32 @@ func TestColdReadsTakeWholeRuns(t *testing.T) {
 	}
 	if len(spans) > len(objects)+3 {
 		t.Errorf("%d reads from %d objects: runs were read in pieces", len(spans), len(objects))
+	}
+}
+
+// TestColdReadsRunOnNicedThreads reads a partition back from objects with
+// --cold-read-nice 7: every object read for it must come from a thread at
+// nice 7 (the test's own threads are at 0; see
+// TestNicedDispatcherRunsActivationsOnNicedThreads).
+func TestColdReadsRunOnNicedThreads(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.UploadBytes = 64 << 20 // one object, uploaded at shutdown
+	cfg.UploadInterval = time.Hour
+	cfg.CompactionInterval = time.Hour // compaction reads with GetInto too
+	cfg.ColdReadNice = 7
+	n := startNode(t, cfg)
+	const perPartition, size = 2 << 10, 1000
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	createTopic(t, cl, "niced", 1, nil)
+	produceAll(t, cl, "niced", 1, perPartition, size)
+	cl.Close()
+	stopNode(t, n)
+
+	n, store := restartOnSlowStore(t, cfg, 0)
+	consumeAll(t, n, "niced", 1, perPartition, size)
+	got := store.byNice()
+	t.Logf("reads by their thread's nice value: %v", got)
+	if len(got) != 1 || got[7] == 0 {
+		t.Errorf("reads by their thread's nice value %v; want all at 7", got)
 	}
 }

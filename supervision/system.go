@@ -23,6 +23,7 @@ type System struct {
 
 	mu        sync.Mutex
 	guardians map[string]*actor.RootContext      // guarded by mu: one per pool, made on first use
+	niced     []*PoolDispatcher                  // guarded by mu: stopped by Shutdown
 	live      map[string]map[*actor.PID]struct{} // guarded by mu: live actors by pool
 
 	restarts    sync.Map // actor kind → *atomic.Int64
@@ -99,10 +100,20 @@ func KindOf(id string) string {
 // get the pool dispatcher, the rest the default one (a goroutine per
 // activation, so blocking work blocks nobody else).
 func (s *System) Spawn(pool, name string, cpuBound bool, producer actor.Producer) (*actor.PID, error) {
+	var d actor.Dispatcher
+	if cpuBound {
+		d = s.CPU
+	}
+	return s.SpawnOn(pool, name, d, producer)
+}
+
+// SpawnOn starts an actor named name under pool's guardian, its activations
+// run by d (nil: protoactor's default, a goroutine per activation).
+func (s *System) SpawnOn(pool, name string, d actor.Dispatcher, producer actor.Producer) (*actor.PID, error) {
 	mailbox, _ := s.stats.mailboxFor(name, pool)
 	opts := []actor.PropsOption{actor.WithMailbox(mailbox)}
-	if cpuBound {
-		opts = append(opts, actor.WithDispatcher(s.CPU))
+	if d != nil {
+		opts = append(opts, actor.WithDispatcher(d))
 	}
 	pid, err := s.guardian(pool).SpawnNamed(actor.PropsFromProducer(producer, opts...), name)
 	if err != nil {
@@ -191,10 +202,26 @@ func (s *System) ActorStats() []*ActorStats { return s.stats.all() }
 // Sample updates the actors' message rates; call it once per interval.
 func (s *System) Sample(interval time.Duration) { s.stats.sample(interval) }
 
-// Shutdown stops the actor system and the CPU pool.
+// NicedDispatcher starts a NewNicedDispatcher that Shutdown stops.
+func (s *System) NicedDispatcher(workers, nice int) (*PoolDispatcher, error) {
+	d, err := NewNicedDispatcher(workers, nice)
+	s.mu.Lock()
+	s.niced = append(s.niced, d)
+	s.mu.Unlock()
+	return d, err
+}
+
+// Shutdown stops the actor system and its dispatchers.
 func (s *System) Shutdown() {
 	s.Actors.Shutdown()
 	s.CPU.Stop()
+	s.mu.Lock()
+	niced := s.niced
+	s.niced = nil
+	s.mu.Unlock()
+	for _, d := range niced {
+		d.Stop()
+	}
 }
 
 func quietLogger(l *slog.Logger) *slog.Logger {

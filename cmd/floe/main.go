@@ -111,7 +111,7 @@ type serveOptions struct {
 	walShards                                                  int
 	maxRequestSize                                             string
 	maxInFlight                                                int
-	coldReaders                                                int
+	coldReaders, coldReadNice                                  int
 	blockCacheSize, compactionRate, compactSmall, coldReadRate string
 	compactOutput                                              string
 	retentionCheck, compactionInterval                         time.Duration
@@ -140,6 +140,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.maxRequestSize, "max-request-size", "100MiB", "largest request frame accepted; larger ones close the connection")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 64, "requests in flight per connection before the broker stops reading it")
 	fs.IntVar(&o.coldReaders, "cold-readers", 4, "concurrent object-store reads for consumers behind the log cache")
+	fs.IntVar(&o.coldReadNice, "cold-read-nice", 10, "nice value (1-19) of the threads the cold readers run on, below the broker's other threads, so that when the CPUs are short produce and tail reads run first; 0 = normal priority")
 	fs.StringVar(&o.blockCacheSize, "block-cache-size", "256MiB", "memory for object blocks read by lagging consumers (apart from the log cache)")
 	fs.StringVar(&o.coldReadRate, "cold-read-rate", "64MiB", "bytes per second all lagging consumers together are served from objects, and from the log cache while far behind its end (0 = no limit); keeps catch-up reads from starving produce")
 	fs.DurationVar(&o.retentionCheck, "retention-check-interval", 30*time.Second, "how often retention.ms / retention.bytes are applied and expired objects deleted")
@@ -183,6 +184,8 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		return supervision.Config{}, fmt.Errorf("--wal-capacity must be at least 1MiB")
 	case maxReq < 1<<10 || maxReq > 1<<30:
 		return supervision.Config{}, fmt.Errorf("--max-request-size must be in [1KiB, 1GiB]")
+	case o.coldReadNice < 0 || o.coldReadNice > 19:
+		return supervision.Config{}, fmt.Errorf("--cold-read-nice must be in [0, 19]")
 	case o.uploadInterval <= 0:
 		return supervision.Config{}, fmt.Errorf("--upload-interval must be positive")
 	}
@@ -190,7 +193,7 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		Listen: o.listen, Advertise: o.advertise, DataDir: o.dataDir, ObjectStore: o.objectStore, HTTP: o.http,
 		LogCacheBytes: logCache, WALCapacityBytes: walCap, WALShards: o.walShards, UploadBytes: upload, UploadInterval: o.uploadInterval,
 		AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
-		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, Logger: logger,
+		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, ColdReadNice: o.coldReadNice, Logger: logger,
 		BlockCacheBytes: blockCache, ColdReadBytesPerSecond: coldReadRate, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
 		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, CompactionOutputBytes: compactOutput, OffsetsRetention: o.offsetsRetention,
 		ProducerIDExpiration: o.producerIDExpiration, PretouchMemory: o.pretouchMemory,
