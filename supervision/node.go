@@ -184,6 +184,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		d, err := n.sys.NicedDispatcher(bcfg.ColdReaders, cfg.ColdReadNice)
 		if err != nil {
 			n.log.Warn("cold loaders run at normal priority", "err", err)
+		} else {
+			n.log.Info("cold loaders on threads of their own", "threads", bcfg.ColdReaders, "nice", cfg.ColdReadNice)
 		}
 		deps.ColdDispatcher = d
 	}
