@@ -96,19 +96,27 @@ func restartOnSlowStore(t *testing.T, cfg Config, delay time.Duration) (*Node, *
 	return n, store
 }
 
-// readaheadNode writes perPartition records of size to one partition, all
-// into one object, and restarts the node with an empty log cache on a store
-// whose reads take delay.
-func readaheadNode(t *testing.T, topic string, perPartition, size int, delay time.Duration, produceOpts ...kgo.Opt) (*Node, *recordingStore) {
-	t.Helper()
+// oneObjectConfig is testConfig for data that stays in one object: it is
+// uploaded at shutdown and never compacted (compaction reads with GetInto
+// too, which the recording store would count).
+func oneObjectConfig(t *testing.T) Config {
 	cfg := testConfig(t)
-	cfg.UploadBytes = 64 << 20 // one object, uploaded at shutdown
+	cfg.UploadBytes = 64 << 20
 	cfg.UploadInterval = time.Hour
-	cfg.CompactionInterval = time.Hour // compaction reads with GetInto too
+	cfg.CompactionInterval = time.Hour
+	return cfg
+}
+
+// restartFromObjects writes perPartition records of size to each of the
+// partitions of a new topic under cfg, uncompressed (test records compress
+// to almost nothing), stops the node, and starts it again with an empty log
+// cache on a recording store whose reads take delay (restartOnSlowStore).
+func restartFromObjects(t *testing.T, cfg Config, topic string, partitions int32, perPartition, size int, delay time.Duration, produceOpts ...kgo.Opt) (*Node, *recordingStore) {
+	t.Helper()
 	n := startNode(t, cfg)
-	cl := newClient(t, n, append(produceOpts, kgo.ProducerBatchCompression(kgo.NoCompression()))...) // test records compress to almost nothing
-	createTopic(t, cl, topic, 1, nil)
-	produceAll(t, cl, topic, 1, perPartition, size)
+	cl := newClient(t, n, append(produceOpts, kgo.ProducerBatchCompression(kgo.NoCompression()))...)
+	createTopic(t, cl, topic, partitions, nil)
+	produceAll(t, cl, topic, partitions, perPartition, size)
 	cl.Close()
 	stopNode(t, n)
 	return restartOnSlowStore(t, cfg, delay)
@@ -122,7 +130,7 @@ func readaheadNode(t *testing.T, topic string, perPartition, size int, delay tim
 // and such a reader got one block a load.)
 func TestColdReadaheadGrowsToCap(t *testing.T) {
 	const perPartition, size = 16 << 10, 1000
-	n, store := readaheadNode(t, "ra-fast", perPartition, size, 50*time.Millisecond)
+	n, store := restartFromObjects(t, oneObjectConfig(t), "ra-fast", 1, perPartition, size, 50*time.Millisecond)
 	consumeAll(t, n, "ra-fast", 1, perPartition, size)
 
 	reads := readSizes(store.recorded())
@@ -155,7 +163,7 @@ func TestColdReadaheadGrowsToCap(t *testing.T) {
 func TestColdReadaheadHidesLatency(t *testing.T) {
 	const perPartition, size = 16 << 10, 1000
 	const rate = 4 << 20 // bytes a second
-	n, store := readaheadNode(t, "ra-paced", perPartition, size, 150*time.Millisecond, kgo.ProducerBatchMaxBytes(64<<10))
+	n, store := restartFromObjects(t, oneObjectConfig(t), "ra-paced", 1, perPartition, size, 150*time.Millisecond, kgo.ProducerBatchMaxBytes(64<<10))
 
 	cl := newClient(t, n, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"ra-paced": {0: kgo.NewOffset().At(0)}}),
 		kgo.FetchMaxPartitionBytes(256<<10))
@@ -225,15 +233,8 @@ func TestColdReadsTakeWholeRuns(t *testing.T) {
 	cfg.UploadBytes = 2 << 20
 	cfg.UploadInterval = time.Hour
 	cfg.CompactionInterval = time.Hour // compaction would merge the runs
-	n := startNode(t, cfg)
 	const perPartition, size = 32 << 10, 1000
-	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerBatchMaxBytes(64<<10))
-	createTopic(t, cl, "runs", 2, nil)
-	produceAll(t, cl, "runs", 2, perPartition, size)
-	cl.Close()
-	stopNode(t, n)
-
-	n, store := restartOnSlowStore(t, cfg, 20*time.Millisecond)
+	n, store := restartFromObjects(t, cfg, "runs", 2, perPartition, size, 20*time.Millisecond, kgo.ProducerBatchMaxBytes(64<<10))
 	consumeAll(t, n, "runs", 1, perPartition, size) // partition 0 only
 
 	spans := store.recorded()
@@ -255,20 +256,10 @@ func TestColdReadsTakeWholeRuns(t *testing.T) {
 // nice 7 (the test's own threads are at 0; see
 // TestNicedDispatcherRunsActivationsOnNicedThreads).
 func TestColdReadsRunOnNicedThreads(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.UploadBytes = 64 << 20 // one object, uploaded at shutdown
-	cfg.UploadInterval = time.Hour
-	cfg.CompactionInterval = time.Hour // compaction reads with GetInto too
+	cfg := oneObjectConfig(t)
 	cfg.ColdReadNice = 7
-	n := startNode(t, cfg)
 	const perPartition, size = 2 << 10, 1000
-	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
-	createTopic(t, cl, "niced", 1, nil)
-	produceAll(t, cl, "niced", 1, perPartition, size)
-	cl.Close()
-	stopNode(t, n)
-
-	n, store := restartOnSlowStore(t, cfg, 0)
+	n, store := restartFromObjects(t, cfg, "niced", 1, perPartition, size, 0)
 	consumeAll(t, n, "niced", 1, perPartition, size)
 	got := store.byNice()
 	t.Logf("reads by their thread's nice value: %v", got)
