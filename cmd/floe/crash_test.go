@@ -322,6 +322,8 @@ func TestServeRejectsBadFlagValues(t *testing.T) {
 		{"--wal-shards", "65"},
 		{"--default-partitions", "0"},
 		{"--wal-capacity", "1KiB"},
+		{"--cold-read-nice", "-1"},
+		{"--cold-read-nice", "20"},
 	} {
 		t.Run(c.flag+"="+c.value, func(t *testing.T) {
 			var out bytes.Buffer
