@@ -33,7 +33,8 @@ type PoolDispatcher struct {
 // NewPoolDispatcher starts workers goroutines. throughput is how many messages
 // one activation handles before yielding its worker.
 func NewPoolDispatcher(workers, throughput int) *PoolDispatcher {
-	return newPoolDispatcher(workers, throughput, nil)
+	d, _ := newPoolDispatcher(workers, throughput, nil)
+	return d
 }
 
 // NewNicedDispatcher starts workers goroutines, each wired for good to an OS
@@ -48,15 +49,11 @@ func NewPoolDispatcher(workers, throughput int) *PoolDispatcher {
 // If a thread's priority cannot be set, the dispatcher works on at normal
 // priority and the error is returned.
 func NewNicedDispatcher(workers, nice int) (*PoolDispatcher, error) {
-	errs := make(chan error, max(1, workers))
-	d := newPoolDispatcher(workers, 0, func() { errs <- lockNiced(nice) })
-	var first error
-	for range max(1, workers) {
-		if err := <-errs; err != nil && first == nil {
-			first = fmt.Errorf("supervision: lowering a worker thread's priority to nice %d: %w", nice, err)
-		}
+	d, err := newPoolDispatcher(workers, 0, func() error { return lockNiced(nice) })
+	if err != nil {
+		err = fmt.Errorf("supervision: lowering a worker thread's priority to nice %d: %w", nice, err)
 	}
-	return d, first
+	return d, err
 }
 
 // lockNiced wires the calling goroutine to its OS thread for the rest of its
@@ -69,7 +66,9 @@ func lockNiced(nice int) error {
 	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice)
 }
 
-func newPoolDispatcher(workers, throughput int, setup func()) *PoolDispatcher {
+// newPoolDispatcher starts the workers; each runs setup first, if given, and
+// newPoolDispatcher returns once every setup has, with the first error.
+func newPoolDispatcher(workers, throughput int, setup func() error) (*PoolDispatcher, error) {
 	if workers < 1 {
 		workers = 1
 	}
@@ -79,15 +78,22 @@ func newPoolDispatcher(workers, throughput int, setup func()) *PoolDispatcher {
 	d := &PoolDispatcher{throughput: throughput}
 	d.cond = sync.NewCond(&d.mu)
 	d.wg.Add(workers)
+	errs := make(chan error, workers)
 	for i := 0; i < workers; i++ {
 		go func() {
 			if setup != nil {
-				setup()
+				errs <- setup()
 			}
 			d.work()
 		}()
 	}
-	return d
+	var first error
+	for i := 0; setup != nil && i < workers; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return d, first
 }
 
 // Schedule queues fn for a worker.
