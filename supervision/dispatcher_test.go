@@ -82,14 +82,21 @@ func TestNicedDispatcherRunsActivationsOnNicedThreads(t *testing.T) {
 	if len(nices) != 1 || nices[7] != activations {
 		t.Fatalf("activations by their thread's nice value: %v; want all %d at 7", nices, activations)
 	}
-	// The workers' threads end with them (the runtime ends a locked
-	// thread shortly after its goroutine returns): none is left at nice 7
-	// for other goroutines to run on. The main thread is the exception:
-	// the runtime never ends it, and wedges it instead, running nothing.
+	waitNoThreadsAt(t, 7, "after Stop")
+}
+
+// waitNoThreadsAt fails the test unless, within 5 s, no thread of the
+// process is at the given nice value: a worker's thread ends with it (the
+// runtime ends a locked thread shortly after its goroutine returns), so
+// none is left for other goroutines to run on. The main thread is the
+// exception: the runtime never ends it, and wedges it instead, running
+// nothing.
+func waitNoThreadsAt(t *testing.T, nice int, when string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for left := nicedThreads(7); len(left) > 0 && !slices.Equal(left, []string{strconv.Itoa(os.Getpid())}); left = nicedThreads(7) {
+	for left := nicedThreads(nice); len(left) > 0 && !slices.Equal(left, []string{strconv.Itoa(os.Getpid())}); left = nicedThreads(nice) {
 		if time.Now().After(deadline) {
-			t.Fatalf("threads %v are still at nice 7 after Stop", left)
+			t.Fatalf("threads %v are still at nice %d %s", left, nice, when)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -254,8 +254,11 @@ func TestColdReadsTakeWholeRuns(t *testing.T) {
 // TestColdReadsRunOnNicedThreads reads a partition back from objects with
 // --cold-read-nice 7: every object read for it must come from a thread at
 // nice 7 (the test's own threads are at 0; see
-// TestNicedDispatcherRunsActivationsOnNicedThreads).
+// TestNicedDispatcherRunsActivationsOnNicedThreads), and once the node is
+// shut down no thread may be left at 7.
 func TestColdReadsRunOnNicedThreads(t *testing.T) {
+	// Registered first, so it runs after the node's own clean-up stops it.
+	t.Cleanup(func() { waitNoThreadsAt(t, 7, "after the node shut down") })
 	cfg := oneObjectConfig(t)
 	cfg.ColdReadNice = 7
 	const perPartition, size = 2 << 10, 1000
