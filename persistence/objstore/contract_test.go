@@ -24,6 +24,7 @@ func checkStoreContract(t *testing.T, store Store, root string) {
 	t.Run("InvalidKeys", func(t *testing.T) { contractInvalidKeys(t, store) })
 	t.Run("CancelledContext", func(t *testing.T) { contractCancelledContext(t, store, root+"/cc") })
 	t.Run("Concurrent", func(t *testing.T) { contractConcurrent(t, store, root+"/cp") })
+	t.Run("PutPaced", func(t *testing.T) { contractPutPaced(t, store, root+"/pp") })
 }
 
 func TestLocalDirContract(t *testing.T) {
@@ -286,6 +287,63 @@ func contractCancelledContext(t *testing.T, store Store, root string) {
 	}
 	if err := store.Delete(ctx, root+"/k"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Delete error = %v, want context.Canceled", err)
+	}
+}
+
+// pacerLog records what a Pacer was asked for; fail makes call number fail
+// (counting from 1) return errPaced.
+type pacerLog struct {
+	mu    sync.Mutex
+	calls []int
+	fail  int
+}
+
+var errPaced = errors.New("pace refused")
+
+func (p *pacerLog) pace(ctx context.Context, n int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, n)
+	if len(p.calls) == p.fail {
+		return errPaced
+	}
+	return ctx.Err()
+}
+
+func (p *pacerLog) total() (sum int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.calls {
+		sum += n
+	}
+	return sum
+}
+
+// PutPaced waits on the pacer for every byte of the object, and a pacer that
+// refuses leaves no object behind.
+func contractPutPaced(t *testing.T, store Store, root string) {
+	ctx := context.Background()
+	for _, size := range []int{0, 1000, 3<<20 + 12345} {
+		key := fmt.Sprintf("%s/ok/%d", root, size)
+		data := patterned(size)
+		var log pacerLog
+		if err := PutPaced(ctx, store, key, data, log.pace); err != nil {
+			t.Fatalf("PutPaced(%d bytes): %v", size, err)
+		}
+		if got := log.total(); got != size {
+			t.Errorf("PutPaced(%d bytes) waited for %d bytes (%v)", size, got, log.calls)
+		}
+		if got, err := store.Get(ctx, key, 0, -1); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Get after PutPaced(%d bytes) = %d bytes, %v", size, len(got), err)
+		}
+	}
+	key := root + "/refused"
+	log := pacerLog{fail: 1}
+	if err := PutPaced(ctx, store, key, patterned(3<<20), log.pace); !errors.Is(err, errPaced) {
+		t.Fatalf("PutPaced with a refusing pacer = %v, want its error", err)
+	}
+	if _, err := store.Head(ctx, key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Head after a refused PutPaced = %v, want ErrNotFound", err)
 	}
 }
 

@@ -67,7 +67,10 @@ type FaultStore struct {
 	calls          [5]int64 // calls per Op bit, faulted or not
 }
 
-var _ Store = (*FaultStore)(nil)
+var (
+	_ Store       = (*FaultStore)(nil)
+	_ PacedPutter = (*FaultStore)(nil)
+)
 
 // NewFaultStore wraps inner with no faults set.
 func NewFaultStore(inner Store) *FaultStore {
@@ -228,6 +231,15 @@ func (f *FaultStore) Put(ctx context.Context, key string, data []byte) error {
 		return err
 	}
 	return f.inner.Put(ctx, key, data)
+}
+
+// PutPaced injects faults (as Put), then puts through the wrapped store with
+// the same pace.
+func (f *FaultStore) PutPaced(ctx context.Context, key string, data []byte, pace Pacer) error {
+	if err := f.inject(ctx, OpPut, key); err != nil {
+		return err
+	}
+	return PutPaced(ctx, f.inner, key, data, pace)
 }
 
 // Get injects faults, then calls the wrapped store.

@@ -3,6 +3,7 @@ package objstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -140,4 +141,30 @@ func TestFaultStoreRecoverReleasesDelay(t *testing.T) {
 			t.Fatalf("Get waited %v of fake time, want 0", waited)
 		}
 	})
+}
+
+// A paced put through the fault store meets its faults like Put, and
+// otherwise reaches the wrapped store with the same pace.
+func TestFaultStorePutPaced(t *testing.T) {
+	ctx := context.Background()
+	store := NewFaultStore(newLocalDir(t))
+	store.Fail(errInjected)
+	var refused pacerLog
+	if err := PutPaced(ctx, store, "k", patterned(3*writebackChunk), refused.pace); !errors.Is(err, errInjected) {
+		t.Fatalf("PutPaced error = %v, want the injected error", err)
+	}
+	if len(refused.calls) != 0 {
+		t.Fatalf("a failed PutPaced waited on the pacer for %v", refused.calls)
+	}
+	store.Recover()
+	var log pacerLog
+	if err := PutPaced(ctx, store, "k", patterned(3*writebackChunk), log.pace); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{writebackChunk, writebackChunk, writebackChunk}; !slices.Equal(log.calls, want) {
+		t.Fatalf("pacer asked for %v, want the local store's chunks %v", log.calls, want)
+	}
+	if got := store.Calls(OpPut); got != 2 {
+		t.Errorf("Calls(OpPut) = %d, want 2", got)
+	}
 }

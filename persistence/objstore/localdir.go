@@ -37,7 +37,10 @@ type LocalDir struct {
 	durableDirs map[string]bool
 }
 
-var _ Store = (*LocalDir)(nil)
+var (
+	_ Store       = (*LocalDir)(nil)
+	_ PacedPutter = (*LocalDir)(nil)
+)
 
 // NewLocalDir opens (creating if needed) a LocalDir rooted at dir. Temporary
 // files left by a crash in the middle of a Put are removed: they were never
@@ -73,6 +76,12 @@ func (d *LocalDir) Root() string { return d.root }
 // the old state or all of data, and once Put returns the object survives a
 // power loss.
 func (d *LocalDir) Put(ctx context.Context, key string, data []byte) error {
+	return d.PutPaced(ctx, key, data, nil)
+}
+
+// PutPaced is Put, waiting on pace (if not nil) before each writebackChunk
+// of the object is written.
+func (d *LocalDir) PutPaced(ctx context.Context, key string, data []byte, pace Pacer) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -83,7 +92,7 @@ func (d *LocalDir) Put(ctx context.Context, key string, data []byte) error {
 	if err := d.ensureDir(dir); err != nil {
 		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
-	tempPath, err := d.writeTemp(data)
+	tempPath, err := d.writeTemp(ctx, data, pace)
 	if err != nil {
 		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
@@ -103,21 +112,27 @@ const writebackChunk = 1 << 20
 
 // writeSmoothed writes data to file a chunk at a time and starts each
 // chunk's writeback as soon as it is written (sync_file_range), after
-// waiting for the chunk before the previous one. A large object then reaches
-// the disk as a stream of 1 MiB writes instead of one burst at fsync: a
-// compacted object of 130 MiB, written whole, put 230 MiB/s of writeback in
-// the device queue for seconds, and every WAL write of the same disk waited
-// behind it (RocksDB's bytes_per_sync does the same for its files). The
-// sync_file_range calls are only a schedule: their errors are ignored,
-// because the fsync that follows reports any failure to write.
-func writeSmoothed(file *os.File, data []byte) error {
-	if len(data) <= writebackChunk {
+// waiting for the chunk before the previous one (and on pace, if given).
+// A large object then reaches the disk as a stream of 1 MiB writes instead
+// of one burst at fsync: a compacted object of 130 MiB, written whole, put
+// 230 MiB/s of writeback in the device queue for seconds, and every WAL
+// write of the same disk waited behind it (RocksDB's bytes_per_sync does
+// the same for its files). The sync_file_range calls are only a schedule:
+// their errors are ignored, because the fsync that follows reports any
+// failure to write.
+func writeSmoothed(ctx context.Context, file *os.File, data []byte, pace Pacer) error {
+	if len(data) <= writebackChunk && pace == nil {
 		_, err := file.Write(data)
 		return err
 	}
 	fd := int(file.Fd())
 	for off := 0; off < len(data); off += writebackChunk {
 		end := min(off+writebackChunk, len(data))
+		if pace != nil {
+			if err := pace(ctx, end-off); err != nil {
+				return err
+			}
+		}
 		if _, err := file.Write(data[off:end]); err != nil {
 			return err
 		}
@@ -132,7 +147,7 @@ func writeSmoothed(file *os.File, data []byte) error {
 
 // writeTemp writes data to a new file in the temporary directory and fsyncs
 // it, so that the rename that follows publishes only complete, durable bytes.
-func (d *LocalDir) writeTemp(data []byte) (path string, err error) {
+func (d *LocalDir) writeTemp(ctx context.Context, data []byte, pace Pacer) (path string, err error) {
 	file, err := os.CreateTemp(d.tempDir, "put-")
 	if err != nil {
 		return "", err
@@ -144,7 +159,7 @@ func (d *LocalDir) writeTemp(data []byte) (path string, err error) {
 			_ = os.Remove(path)
 		}
 	}()
-	if err = writeSmoothed(file, data); err != nil {
+	if err = writeSmoothed(ctx, file, data, pace); err != nil {
 		return "", err
 	}
 	if err = file.Sync(); err != nil {

@@ -396,3 +396,18 @@ func BenchmarkLocalDirGetInto(b *testing.B) {
 		})
 	}
 }
+
+// The local store waits on the pacer before each chunk it writes, so a large
+// object reaches the disk at the pacer's rate rather than all at once.
+func TestLocalDirPutPacedByChunk(t *testing.T) {
+	store := newLocalDir(t)
+	size := 3*writebackChunk + 100
+	var log pacerLog
+	if err := store.PutPaced(context.Background(), "paced/obj", patterned(size), log.pace); err != nil {
+		t.Fatal(err)
+	}
+	want := []int{writebackChunk, writebackChunk, writebackChunk, 100}
+	if !slices.Equal(log.calls, want) {
+		t.Fatalf("pacer asked for %v, want %v", log.calls, want)
+	}
+}

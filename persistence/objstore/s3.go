@@ -36,7 +36,10 @@ type S3 struct {
 	slots chan struct{}
 }
 
-var _ Store = (*S3)(nil)
+var (
+	_ Store       = (*S3)(nil)
+	_ PacedPutter = (*S3)(nil)
+)
 
 // NewS3 builds the client and checks that the bucket exists, creating it if
 // config.CreateBucket is set. ctx bounds that check; the store keeps no
@@ -121,11 +124,22 @@ func (s *S3) ensureBucket(ctx context.Context) error {
 // larger than MultipartThresholdBytes. S3 makes either visible atomically,
 // and only once it is durable.
 func (s *S3) Put(ctx context.Context, key string, data []byte) error {
+	return s.PutPaced(ctx, key, data, nil)
+}
+
+// PutPaced is Put, waiting on pace (if not nil) for each part of a multipart
+// upload before the part goes, or for the whole object before a single PUT.
+func (s *S3) PutPaced(ctx context.Context, key string, data []byte, pace Pacer) error {
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
 	if int64(len(data)) > s.config.MultipartThresholdBytes {
-		return s.putMultipart(ctx, key, data)
+		return s.putMultipart(ctx, key, data, pace)
+	}
+	if pace != nil {
+		if err := pace(ctx, len(data)); err != nil {
+			return err
+		}
 	}
 	_, err := withSlot(ctx, s, func(ctx context.Context) (*s3.PutObjectOutput, error) {
 		return s.client.PutObject(ctx, &s3.PutObjectInput{

@@ -19,8 +19,8 @@ import (
 const maxPartsInFlightPerPut = 4
 
 // putMultipart uploads data in parts of MultipartPartBytes (the last one
-// shorter) and completes the upload; S3 publishes the object only at
-// completion, so Put stays atomic. On any failure the upload is aborted,
+// shorter; each waits on pace first, if given) and completes the upload;
+// S3 publishes the object only at completion, so Put stays atomic. On any failure the upload is aborted,
 // so that its parts stop costing storage. An abort that itself fails leaves
 // them to the bucket's lifecycle rule (AbortIncompleteMultipartUpload), which
 // a production bucket should have.
@@ -29,7 +29,7 @@ const maxPartsInFlightPerPut = 4
 // part's CRC32 is passed back at completion: the SDK checksums every part
 // anyway, and versitygw rejects a completion (InvalidPart) whose parts carry
 // checksums the upload did not declare.
-func (s *S3) putMultipart(ctx context.Context, key string, data []byte) (err error) {
+func (s *S3) putMultipart(ctx context.Context, key string, data []byte, pace Pacer) (err error) {
 	partBytes := s.config.MultipartPartBytes
 	partCount := (int64(len(data)) + partBytes - 1) / partBytes
 	if partCount > maxS3Parts {
@@ -54,7 +54,7 @@ func (s *S3) putMultipart(ctx context.Context, key string, data []byte) (err err
 			}
 		}
 	}()
-	parts, err := s.uploadParts(ctx, key, uploadID, data, int(partCount))
+	parts, err := s.uploadParts(ctx, key, uploadID, data, int(partCount), pace)
 	if err != nil {
 		return err
 	}
@@ -86,8 +86,9 @@ func (s *S3) completedEarlier(ctx context.Context, key string, size int64) bool 
 }
 
 // uploadParts uploads the parts, up to maxPartsInFlightPerPut at once, each
-// holding a slot; the first failure cancels the others.
-func (s *S3) uploadParts(ctx context.Context, key string, uploadID *string, data []byte, partCount int) ([]types.CompletedPart, error) {
+// holding a slot; the first failure cancels the others. With a pace, parts
+// are started in order, each once pace lets its bytes go.
+func (s *S3) uploadParts(ctx context.Context, key string, uploadID *string, data []byte, partCount int, pace Pacer) ([]types.CompletedPart, error) {
 	partBytes := s.config.MultipartPartBytes
 	parts := make([]types.CompletedPart, partCount)
 	group, groupCtx := errgroup.WithContext(ctx)
@@ -96,6 +97,14 @@ func (s *S3) uploadParts(ctx context.Context, key string, uploadID *string, data
 		start := int64(index) * partBytes
 		end := min(start+partBytes, int64(len(data)))
 		number := aws.Int32(int32(index + 1))
+		if pace != nil {
+			if err := pace(groupCtx, int(end-start)); err != nil {
+				if partErr := group.Wait(); partErr != nil {
+					return nil, partErr // what cancelled the pace's wait
+				}
+				return nil, err
+			}
+		}
 		group.Go(func() error {
 			uploaded, err := withSlot(groupCtx, s, func(ctx context.Context) (*s3.UploadPartOutput, error) {
 				return s.client.UploadPart(ctx, &s3.UploadPartInput{

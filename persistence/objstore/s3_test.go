@@ -176,6 +176,41 @@ func TestS3MultipartPut(t *testing.T) {
 	}
 }
 
+// A paced multipart upload waits on the pacer for each part before it goes;
+// a pacer that refuses in the middle aborts the upload.
+func TestS3MultipartPutPaced(t *testing.T) {
+	ctx := context.Background()
+	fake := newFakeS3(t)
+	store := fake.newStore(t, func(c *S3Config) {
+		c.MultipartPartBytes = minS3PartBytes
+		c.MultipartThresholdBytes = minS3PartBytes
+	})
+	data := patterned(2*minS3PartBytes + 1234)
+	var log pacerLog
+	if err := store.PutPaced(ctx, "paced/object", data, log.pace); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{minS3PartBytes, minS3PartBytes, 1234}; !slices.Equal(log.calls, want) {
+		t.Fatalf("pacer asked for %v, want %v", log.calls, want)
+	}
+	if got, err := store.Get(ctx, "paced/object", 0, -1); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get = %d bytes, %v; want the %d bytes put", len(got), err, len(data))
+	}
+	fake.faults.resetCounts()
+	refusing := pacerLog{fail: 2}
+	if err := store.PutPaced(ctx, "paced/refused", data, refusing.pace); !errors.Is(err, errPaced) {
+		t.Fatalf("PutPaced with a pacer refusing the second part = %v, want its error", err)
+	}
+	for op, want := range map[string]int{"UploadPart": 1, "AbortMultipartUpload": 1, "CompleteMultipartUpload": 0} {
+		if got := fake.faults.count(op); got != want {
+			t.Errorf("%d %s requests, want %d", got, op, want)
+		}
+	}
+	if _, err := store.Head(ctx, "paced/refused"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Head after a refused PutPaced = %v, want ErrNotFound", err)
+	}
+}
+
 func TestS3MultipartAbortsOnFailure(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeS3(t)
