@@ -48,7 +48,7 @@ type compactor struct {
 
 func (b *Broker) compactorProducer() actor.Producer {
 	return func() actor.Actor {
-		burst := int(max(b.cfg.CompactionBytesPerSecond, int64(b.cfg.CompactionSmallObjectBytes)))
+		burst := int(min(b.cfg.CompactionBytesPerSecond, compactionPaceBytes))
 		return &compactor{
 			b:       b,
 			limiter: rate.NewLimiter(rate.Limit(b.cfg.CompactionBytesPerSecond), burst),
@@ -86,6 +86,33 @@ func (c *compactor) run() {
 		c.b.log.Warn("compaction failed; will retry", "err", err)
 	}
 	c.collect()
+}
+
+// compactionPaceBytes is the largest piece of compaction I/O let through at
+// once: every read and every write waits for its bytes of the budget a
+// piece at a time (and a merged object is written a piece at a time), so
+// compaction reaches the disk and the object store as a steady stream at
+// its rate, not in bursts of a whole object. A 130 MB merged object written
+// at once, and the first 32 MiB of reads of a round let through by a full
+// bucket, each put a 7–13 ms second into the producers' p99.
+const compactionPaceBytes = 1 << 20
+
+// timeoutFor bounds a read or write of n bytes: uploadTimeout on top of the
+// time the budget spreads it over.
+func (c *compactor) timeoutFor(n int64) time.Duration {
+	return uploadTimeout + time.Duration(float64(n)/float64(c.limiter.Limit())*float64(time.Second))
+}
+
+// pace waits until n more bytes of the budget are free, a piece at a time.
+func (c *compactor) pace(ctx context.Context, n int) error {
+	for n > 0 {
+		k := min(n, c.limiter.Burst())
+		if err := c.limiter.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
 }
 
 func (c *compactor) arm() {
@@ -346,9 +373,9 @@ func (c *compactor) build(victims []meta.Object, out compactionOutput) (meta.Obj
 }
 
 func (c *compactor) readInto(key string, position, size int64, dst [][]byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeoutFor(size))
 	defer cancel()
-	if err := c.limiter.WaitN(ctx, int(min(size, int64(c.limiter.Burst())))); err != nil {
+	if err := c.pace(ctx, int(size)); err != nil {
 		return err
 	}
 	if err := c.b.deps.Store.GetInto(ctx, key, position, dst...); err != nil {
@@ -398,12 +425,9 @@ func (c *compactor) put(object []byte, index []objformat.IndexEntry) (meta.Objec
 		return meta.Object{}, err
 	}
 	key := objstore.ObjectKey(id)
-	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeoutFor(int64(len(object))))
 	defer cancel()
-	if err := c.limiter.WaitN(ctx, min(len(object), c.limiter.Burst())); err != nil {
-		return meta.Object{}, err
-	}
-	if err := d.Store.Put(ctx, key, object); err != nil {
+	if err := objstore.PutPaced(ctx, d.Store, key, object, c.pace); err != nil {
 		return meta.Object{}, fmt.Errorf("actors: compaction: put %s: %w", key, err)
 	}
 	o := meta.Object{ID: id, Key: key, Size: int64(len(object))}

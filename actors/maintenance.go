@@ -146,6 +146,9 @@ func (m *maintenance) deleteExpiredObjects() error {
 func (b *Broker) deleteObject(key string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), maintenanceTimeout)
 	defer cancel()
+	if err := b.deletes.Wait(ctx); err != nil {
+		return err
+	}
 	if err := b.deps.Store.Delete(ctx, key); err != nil {
 		return err
 	}

@@ -58,6 +58,7 @@ type Config struct {
 	CompactionSmallObjectBytes int64
 	CompactionOutputBytes      int64
 	CompactionMinAge           time.Duration
+	ObjectDeletesPerSecond     int // paces deletes of objects compaction and retention leave (default 20)
 	// OffsetsRetention: committed offsets of a group empty this long are
 	// deleted (offsets.retention.minutes); zero takes the default, 7 days.
 	OffsetsRetention time.Duration
@@ -176,7 +177,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		ProducerIDExpiration: cfg.ProducerIDExpiration,
 		CompactionInterval:   cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
 		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionOutputBytes: cfg.CompactionOutputBytes, CompactionMinAge: cfg.CompactionMinAge,
-		Groups: actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
+		ObjectDeletesPerSecond: cfg.ObjectDeletesPerSecond,
+		Groups:                 actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
 	}
 	deps := actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg}
 	if cfg.ColdReadNice > 0 {

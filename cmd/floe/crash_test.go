@@ -324,6 +324,7 @@ func TestServeRejectsBadFlagValues(t *testing.T) {
 		{"--wal-capacity", "1KiB"},
 		{"--cold-read-nice", "-1"},
 		{"--cold-read-nice", "20"},
+		{"--object-delete-rate", "0"},
 	} {
 		t.Run(c.flag+"="+c.value, func(t *testing.T) {
 			var out bytes.Buffer

@@ -111,7 +111,7 @@ type serveOptions struct {
 	walShards                                                  int
 	maxRequestSize                                             string
 	maxInFlight                                                int
-	coldReaders, coldReadNice                                  int
+	coldReaders, coldReadNice, objectDeleteRate                int
 	blockCacheSize, compactionRate, compactSmall, coldReadRate string
 	compactOutput                                              string
 	retentionCheck, compactionInterval                         time.Duration
@@ -148,6 +148,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.compactionRate, "compaction-rate", "32MiB", "bytes per second compaction may read and write")
 	fs.StringVar(&o.compactSmall, "compaction-small-object", "16MiB", "objects below this size are merged by compaction")
 	fs.StringVar(&o.compactOutput, "compaction-object-size", "64MiB", "size at which compaction starts a new merged object (a single partition's run may take up to twice this); a round holds one in memory")
+	fs.IntVar(&o.objectDeleteRate, "object-delete-rate", 20, "objects deleted per second at most, once compaction or retention no longer needs them; deleting many at once stalls producers")
 	fs.DurationVar(&o.offsetsRetention, "offsets-retention", 7*24*time.Hour, "committed offsets of a consumer group that has been empty this long are deleted")
 	fs.DurationVar(&o.producerIDExpiration, "producer-id-expiration", 24*time.Hour, "an idempotent producer's state is forgotten this long after its last write (producer.id.expiration.ms)")
 	fs.BoolVar(&o.pretouchMemory, "pretouch-memory", false, "touch the log and block caches' memory at start and keep freed memory mapped (GODEBUG=madvdontneed=0), so that filling the caches takes no page faults; costs start-up time, and RSS shows the caches from the start")
@@ -186,6 +187,8 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		return supervision.Config{}, fmt.Errorf("--max-request-size must be in [1KiB, 1GiB]")
 	case o.coldReadNice < 0 || o.coldReadNice > 19:
 		return supervision.Config{}, fmt.Errorf("--cold-read-nice must be in [0, 19]")
+	case o.objectDeleteRate < 1:
+		return supervision.Config{}, fmt.Errorf("--object-delete-rate must be at least 1")
 	case o.uploadInterval <= 0:
 		return supervision.Config{}, fmt.Errorf("--upload-interval must be positive")
 	}
@@ -196,7 +199,7 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, ColdReadNice: o.coldReadNice, Logger: logger,
 		BlockCacheBytes: blockCache, ColdReadBytesPerSecond: coldReadRate, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
 		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, CompactionOutputBytes: compactOutput, OffsetsRetention: o.offsetsRetention,
-		ProducerIDExpiration: o.producerIDExpiration, PretouchMemory: o.pretouchMemory,
+		ProducerIDExpiration: o.producerIDExpiration, PretouchMemory: o.pretouchMemory, ObjectDeletesPerSecond: o.objectDeleteRate,
 	}, nil
 }
 

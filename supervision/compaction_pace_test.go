@@ -1,0 +1,147 @@
+package supervision
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/floe-io/floe/persistence/objstore"
+)
+
+// pacedStore records how compaction's writes and deletes reach the store.
+// Uploads use Put; only compaction puts through PutPaced.
+type pacedStore struct {
+	objstore.Store
+	mu      sync.Mutex
+	puts    []pacedPut  // guarded by mu
+	deletes []time.Time // guarded by mu
+}
+
+// pacedPut is one PutPaced: the object's size and the pieces the pacer was
+// asked for.
+type pacedPut struct {
+	size   int
+	pieces []int
+}
+
+func (s *pacedStore) PutPaced(ctx context.Context, key string, data []byte, pace objstore.Pacer) error {
+	var pieces []int
+	recorded := func(ctx context.Context, n int) error {
+		pieces = append(pieces, n) // one put's pieces come one after another
+		return pace(ctx, n)
+	}
+	err := objstore.PutPaced(ctx, s.Store, key, data, recorded)
+	s.mu.Lock()
+	s.puts = append(s.puts, pacedPut{len(data), pieces})
+	s.mu.Unlock()
+	return err
+}
+
+func (s *pacedStore) Delete(ctx context.Context, key string) error {
+	s.mu.Lock()
+	s.deletes = append(s.deletes, time.Now())
+	s.mu.Unlock()
+	return s.Store.Delete(ctx, key)
+}
+
+func (s *pacedStore) recorded() ([]pacedPut, []time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]pacedPut(nil), s.puts...), append([]time.Time(nil), s.deletes...)
+}
+
+// smallObjectsConfig is a node whose uploads make many small objects for
+// compaction, behind a pacedStore.
+func smallObjectsConfig(t *testing.T) (Config, *pacedStore) {
+	cfg := testConfig(t)
+	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &pacedStore{Store: local}
+	cfg.Store = store
+	cfg.UploadBytes = 64 << 10
+	cfg.UploadInterval = 50 * time.Millisecond
+	cfg.CompactionMinAge = time.Millisecond
+	cfg.CompactionInterval = time.Hour
+	return cfg, store
+}
+
+// produceObjects produces rounds times perRound records of 1 KiB to each of
+// partitions partitions, waiting for an upload after each.
+func produceObjects(t *testing.T, n *Node, cl *kgo.Client, topic string, partitions int32, rounds, perRound int) {
+	t.Helper()
+	for r := 0; r < rounds; r++ {
+		uploaded := metricValue(t, n, "floe_upload_bytes_total")
+		produceRange(t, cl, topic, partitions, r*perRound, (r+1)*perRound, 1024)
+		eventually(t, "upload", func() bool { return metricValue(t, n, "floe_upload_bytes_total") > uploaded })
+	}
+	eventually(t, "everything uploaded", func() bool { return metricValue(t, n, "floe_wal_used_bytes") == 0 })
+}
+
+// Compaction writes a merged object through the pacer, every byte of it,
+// and deletes the objects it replaced no faster than the delete rate.
+func TestCompactionPacesWritesAndDeletes(t *testing.T) {
+	cfg, store := smallObjectsConfig(t)
+	cfg.CompactionSmallObjectBytes = 1 << 20
+	cfg.CompactionOutputBytes = 8 << 20 // one merged object
+	cfg.ObjectDeletesPerSecond = 10
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const partitions, rounds, perRound = 4, 8, 100
+	createTopic(t, cl, "paced", partitions, nil)
+	produceObjects(t, n, cl, "paced", partitions, rounds, perRound)
+	before := len(storeKeys(t, store.Store))
+	if before < rounds {
+		t.Fatalf("only %d objects to compact", before)
+	}
+
+	n.Broker().SetCompactionInterval(time.Hour) // one round now
+	eventually(t, "a round", func() bool { return metricValue(t, n, "floe_compaction_bytes_total") > 0 })
+	eventually(t, "the small objects deleted", func() bool { return len(storeKeys(t, store.Store)) <= 2 })
+	puts, deletes := store.recorded()
+	if len(puts) == 0 {
+		t.Fatal("no merged object was put through PutPaced")
+	}
+	for _, p := range puts {
+		sum := 0
+		for _, n := range p.pieces {
+			sum += n
+		}
+		if sum != p.size || len(p.pieces) < p.size>>20 {
+			t.Errorf("a merged object of %d bytes waited for %d bytes in pieces %v", p.size, sum, p.pieces)
+		}
+	}
+	// At 10 a second each delete comes at least 100 ms after the one
+	// before; the first may have waited for its turn a little, hence one
+	// interval of slack.
+	if len(deletes) < before-2 {
+		t.Fatalf("%d deletes for %d objects", len(deletes), before)
+	}
+	least := time.Duration(len(deletes)-2) * 100 * time.Millisecond
+	if took := deletes[len(deletes)-1].Sub(deletes[0]); took < least {
+		t.Fatalf("%d deletes took %v, at 10 a second they take at least %v", len(deletes), took, least)
+	}
+	consumeAll(t, n, "paced", partitions, rounds*perRound, 1024)
+}
+
+// smallObjects counts the objects below size.
+func smallObjects(t *testing.T, store objstore.Store, size int64) int {
+	t.Helper()
+	count := 0
+	for _, key := range storeKeys(t, store) {
+		got, err := store.Head(context.Background(), key)
+		if err != nil {
+			continue // deleted since listed
+		}
+		if got < size {
+			count++
+		}
+	}
+	return count
+}
