@@ -18,7 +18,9 @@ import (
 // Messages the compactor handles.
 type (
 	compactTickMsg struct{}
-	compactNowMsg  struct{} // a round now, without re-arming the timer
+	// compactNowMsg: a round now; with rearm the timer then starts over at
+	// the interval (which may have changed).
+	compactNowMsg struct{ rearm bool }
 	// compactAckMsg: a partition switched its index away from round's
 	// removed objects.
 	compactAckMsg struct{ round int }
@@ -41,6 +43,7 @@ type compactor struct {
 	b       *Broker
 	self    *actor.PID
 	limiter *rate.Limiter
+	timer   *time.Timer // the next tick
 	round   int
 	rounds  map[int]*compactionRound
 	garbage []string // old objects every partition left; deleted when unreferenced
@@ -62,11 +65,18 @@ func (c *compactor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		c.self = ctx.Self()
 		c.arm()
+	case *actor.Stopping, *actor.Restarting:
+		if c.timer != nil {
+			c.timer.Stop() // a new instance arms its own
+		}
 	case compactTickMsg:
 		c.run()
 		c.arm()
 	case compactNowMsg:
 		c.run()
+		if m.rearm {
+			c.arm()
+		}
 	case compactAckMsg:
 		r := c.rounds[m.round]
 		if r == nil {
@@ -81,11 +91,18 @@ func (c *compactor) Receive(ctx actor.Context) {
 }
 
 func (c *compactor) run() {
-	if err := c.compact(); err != nil {
+	more, err := c.compact()
+	if err != nil {
 		c.b.metrics.compactionErrors.Inc()
 		c.b.log.Warn("compaction failed; will retry", "err", err)
 	}
 	c.collect()
+	if more {
+		// Small objects were left for want of room in the round: go on at
+		// once, so that the byte budget and not the interval bounds how
+		// fast compaction keeps up with uploads.
+		c.b.send(c.self, compactNowMsg{})
+	}
 }
 
 // compactionPaceBytes is the largest piece of compaction I/O let through at
@@ -115,16 +132,20 @@ func (c *compactor) pace(ctx context.Context, n int) error {
 	return nil
 }
 
+// arm sets the timer for the next tick, replacing the one set before.
 func (c *compactor) arm() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	self, b := c.self, c.b
-	time.AfterFunc(time.Duration(b.compactionInterval.Load()), func() { b.send(self, compactTickMsg{}) })
+	c.timer = time.AfterFunc(time.Duration(b.compactionInterval.Load()), func() { b.send(self, compactTickMsg{}) })
 }
 
-// SetCompactionInterval changes how often compaction runs and runs a round
-// now (operators and tests).
+// SetCompactionInterval changes how often compaction runs, runs a round
+// now and counts the next interval from its end (operators and tests).
 func (b *Broker) SetCompactionInterval(d time.Duration) {
 	b.compactionInterval.Store(int64(d))
-	b.send(b.compact, compactNowMsg{})
+	b.send(b.compact, compactNowMsg{rearm: true})
 }
 
 // collect deletes old objects that no read holds any more.
@@ -143,53 +164,55 @@ func (c *compactor) collect() {
 	c.garbage = kept
 }
 
-// candidates picks the oldest small objects, up to the round's byte limit.
-func (c *compactor) candidates(objects []meta.Object) []meta.Object {
-	var out []meta.Object
+// candidates picks the oldest small objects, up to the round's byte limit;
+// more tells whether an eligible object was left out for want of room.
+func (c *compactor) candidates(objects []meta.Object) (out []meta.Object, more bool) {
 	var total int64
 	for _, o := range objects { // id order: oldest first
 		if o.Size >= c.b.cfg.CompactionSmallObjectBytes || c.b.refs.inUse(o.Key) || time.Since(o.Created) < c.b.cfg.CompactionMinAge {
 			continue
 		}
 		if total+o.Size > 4*c.b.cfg.CompactionOutputBytes {
+			more = true
 			break
 		}
 		out = append(out, o)
 		total += o.Size
 	}
 	if len(out) < 2 {
-		return nil
+		return nil, false
 	}
-	return out
+	return out, more
 }
 
 // compact runs one round: plan the merged objects from the victims' indexes,
 // then build each by reading its blocks straight into it. Blocks are copied
 // whole, never split into batches, so a round holds one output object in
 // memory (the victims are read a range at a time) and the page faults of
-// that fresh memory are taken by the kernel inside the reads.
-func (c *compactor) compact() error {
+// that fresh memory are taken by the kernel inside the reads. more tells
+// whether a successful round left small objects for another.
+func (c *compactor) compact() (more bool, err error) {
 	d := c.b.deps
 	objects, err := d.Meta.Objects()
 	if err != nil {
-		return err
+		return false, err
 	}
-	victims := c.candidates(objects)
+	victims, more := c.candidates(objects)
 	if victims == nil {
-		return nil
+		return false, nil
 	}
 	starts, err := d.Meta.LogStartOffsets()
 	if err != nil {
-		return err
+		return false, err
 	}
 	deleted, err := d.Meta.DeletedStreams()
 	if err != nil {
-		return err
+		return false, err
 	}
 	start := time.Now()
 	outputs, err := planCompaction(victims, starts, deleted, c.b.cfg.CompactionOutputBytes)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// The victims stay readable for the whole round: retention deletes an
 	// object only when no read holds it.
@@ -205,7 +228,7 @@ func (c *compactor) compact() error {
 		o, err := c.build(victims, out)
 		if err != nil {
 			c.discard(added)
-			return err
+			return false, err
 		}
 		added = append(added, o)
 		readBytes += out.size
@@ -219,12 +242,14 @@ func (c *compactor) compact() error {
 	if err := d.Meta.ReplaceObjects(added, ids); err != nil {
 		// Not discarded: a failed commit may still have reached the disk,
 		// and the start-up sweep deletes them if it did not.
-		return fmt.Errorf("actors: compaction: switch index: %w", err)
+		return false, fmt.Errorf("actors: compaction: switch index: %w", err)
 	}
 	c.notify(victims, added, removed, keys)
 	c.b.metrics.compactionBytes.Add(float64(readBytes))
 	c.b.log.Info("compacted objects", "from", len(victims), "to", len(added), "bytes", readBytes, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	// A round that merged nothing into fewer objects (merged objects
+	// configured smaller than small ones) would only be repeated.
+	return more && len(added) < len(victims), nil
 }
 
 // discard deletes the objects a failed round wrote: no index names them,

@@ -130,6 +130,44 @@ func TestCompactionPacesWritesAndDeletes(t *testing.T) {
 	consumeAll(t, n, "paced", partitions, rounds*perRound, 1024)
 }
 
+// One round takes at most four merged objects' worth of small objects; the
+// rest go in further rounds straight after it, not an interval later.
+func TestCompactionContinuesWhileSmallObjectsRemain(t *testing.T) {
+	cfg, store := smallObjectsConfig(t)
+	cfg.CompactionSmallObjectBytes = 64 << 10
+	cfg.CompactionOutputBytes = 64 << 10 // a round takes 256 KiB of small objects
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const partitions, rounds, perRound = 4, 24, 8 // objects of about 32 KiB
+	createTopic(t, cl, "many", partitions, nil)
+	produceObjects(t, n, cl, "many", partitions, rounds, perRound)
+	if small := smallObjects(t, store.Store, cfg.CompactionSmallObjectBytes); small < rounds {
+		t.Fatalf("only %d small objects", small)
+	}
+
+	n.Broker().SetCompactionInterval(time.Hour) // one round now, the next tick in an hour
+	eventually(t, "every small object merged", func() bool {
+		return smallObjects(t, store.Store, cfg.CompactionSmallObjectBytes) <= 1
+	})
+	consumeAll(t, n, "many", partitions, rounds*perRound, 1024)
+}
+
+// SetCompactionInterval starts the interval over: rounds follow at the new
+// interval, not after the old one has run out.
+func TestSetCompactionIntervalRearms(t *testing.T) {
+	cfg, store := smallObjectsConfig(t)
+	cfg.CompactionSmallObjectBytes = 1 << 20
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	n.Broker().SetCompactionInterval(100 * time.Millisecond) // nothing to compact yet
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	createTopic(t, cl, "later", 2, nil)
+	produceObjects(t, n, cl, "later", 2, 4, 50)
+	eventually(t, "a round on the new interval", func() bool { return metricValue(t, n, "floe_compaction_bytes_total") > 0 })
+	eventually(t, "the small objects merged", func() bool { return smallObjects(t, store.Store, cfg.CompactionSmallObjectBytes) <= 1 })
+}
+
 // smallObjects counts the objects below size.
 func smallObjects(t *testing.T, store objstore.Store, size int64) int {
 	t.Helper()
