@@ -55,19 +55,26 @@ func (s *pacedStore) recorded() ([]pacedPut, []time.Time) {
 }
 
 // smallObjectsConfig is a node whose uploads make many small objects for
-// compaction, behind a pacedStore.
-func smallObjectsConfig(t *testing.T) (Config, *pacedStore) {
+// compaction, which runs only when the test asks, and the local store its
+// objects go to; the caller wraps the store and sets cfg.Store.
+func smallObjectsConfig(t *testing.T) (Config, *objstore.LocalDir) {
 	cfg := testConfig(t)
 	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &pacedStore{Store: local}
-	cfg.Store = store
 	cfg.UploadBytes = 64 << 10
 	cfg.UploadInterval = 50 * time.Millisecond
 	cfg.CompactionMinAge = time.Millisecond
 	cfg.CompactionInterval = time.Hour
+	return cfg, local
+}
+
+// pacedConfig is smallObjectsConfig behind a pacedStore.
+func pacedConfig(t *testing.T) (Config, *pacedStore) {
+	cfg, local := smallObjectsConfig(t)
+	store := &pacedStore{Store: local}
+	cfg.Store = store
 	return cfg, store
 }
 
@@ -86,7 +93,7 @@ func produceObjects(t *testing.T, n *Node, cl *kgo.Client, topic string, partiti
 // Compaction writes a merged object through the pacer, every byte of it,
 // and deletes the objects it replaced no faster than the delete rate.
 func TestCompactionPacesWritesAndDeletes(t *testing.T) {
-	cfg, store := smallObjectsConfig(t)
+	cfg, store := pacedConfig(t)
 	cfg.CompactionSmallObjectBytes = 1 << 20
 	cfg.CompactionOutputBytes = 8 << 20 // one merged object
 	cfg.ObjectDeletesPerSecond = 10
@@ -133,7 +140,7 @@ func TestCompactionPacesWritesAndDeletes(t *testing.T) {
 // One round takes at most four merged objects' worth of small objects; the
 // rest go in further rounds straight after it, not an interval later.
 func TestCompactionContinuesWhileSmallObjectsRemain(t *testing.T) {
-	cfg, store := smallObjectsConfig(t)
+	cfg, store := pacedConfig(t)
 	cfg.CompactionSmallObjectBytes = 64 << 10
 	cfg.CompactionOutputBytes = 64 << 10 // a round takes 256 KiB of small objects
 	n := startNode(t, cfg)
@@ -156,7 +163,7 @@ func TestCompactionContinuesWhileSmallObjectsRemain(t *testing.T) {
 // SetCompactionInterval starts the interval over: rounds follow at the new
 // interval, not after the old one has run out.
 func TestSetCompactionIntervalRearms(t *testing.T) {
-	cfg, store := smallObjectsConfig(t)
+	cfg, store := pacedConfig(t)
 	cfg.CompactionSmallObjectBytes = 1 << 20
 	n := startNode(t, cfg)
 	defer stopNode(t, n)

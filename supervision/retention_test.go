@@ -320,19 +320,11 @@ func (f *failAfterPut) GetInto(ctx context.Context, key string, offset int64, ds
 // unreferenced objects every interval. The next round succeeds and the data
 // reads back whole.
 func TestFailedCompactionLeavesNoObjects(t *testing.T) {
-	cfg := testConfig(t)
-	local, err := objstore.NewLocalDir(filepath.Join(cfg.DataDir, "objects"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, local := smallObjectsConfig(t)
 	store := &failAfterPut{Store: local}
 	cfg.Store = store
-	cfg.UploadBytes = 64 << 10
-	cfg.UploadInterval = 50 * time.Millisecond
-	cfg.CompactionMinAge = time.Millisecond
 	cfg.CompactionSmallObjectBytes = 1 << 20
 	cfg.CompactionOutputBytes = 256 << 10 // several merged objects per round
-	cfg.CompactionInterval = time.Hour
 	n := startNode(t, cfg)
 	defer stopNode(t, n)
 	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))

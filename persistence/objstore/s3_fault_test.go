@@ -496,10 +496,7 @@ func TestS3BoundsRequestsInFlight(t *testing.T) {
 func TestS3MultipartCompleteAnswerLost(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeS3(t)
-	store := fake.newStore(t, func(c *S3Config) {
-		c.MultipartPartBytes = minS3PartBytes
-		c.MultipartThresholdBytes = minS3PartBytes
-	})
+	store := fake.newMultipartStore(t)
 	fake.faults.add(&faultRule{op: "CompleteMultipartUpload", remaining: 1, lose: true, status: http.StatusInternalServerError, code: "InternalError"})
 	data := patterned(minS3PartBytes + 10)
 	mustPut(t, store, "big/lost-answer", data)

@@ -176,15 +176,21 @@ func TestS3MultipartPut(t *testing.T) {
 	}
 }
 
+// newMultipartStore is a store on the fake that uploads every object larger
+// than one minimal part in parts of that size.
+func (f *fakeS3) newMultipartStore(t *testing.T) *S3 {
+	return f.newStore(t, func(c *S3Config) {
+		c.MultipartPartBytes = minS3PartBytes
+		c.MultipartThresholdBytes = minS3PartBytes
+	})
+}
+
 // A paced multipart upload waits on the pacer for each part before it goes;
 // a pacer that refuses in the middle aborts the upload.
 func TestS3MultipartPutPaced(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeS3(t)
-	store := fake.newStore(t, func(c *S3Config) {
-		c.MultipartPartBytes = minS3PartBytes
-		c.MultipartThresholdBytes = minS3PartBytes
-	})
+	store := fake.newMultipartStore(t)
 	data := patterned(2*minS3PartBytes + 1234)
 	var log pacerLog
 	if err := store.PutPaced(ctx, "paced/object", data, log.pace); err != nil {
@@ -214,10 +220,7 @@ func TestS3MultipartPutPaced(t *testing.T) {
 func TestS3MultipartAbortsOnFailure(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeS3(t)
-	store := fake.newStore(t, func(c *S3Config) {
-		c.MultipartPartBytes = minS3PartBytes
-		c.MultipartThresholdBytes = minS3PartBytes
-	})
+	store := fake.newMultipartStore(t)
 	// A permanent, non-retryable failure of every part.
 	fake.faults.add(&faultRule{op: "UploadPart", remaining: -1, status: http.StatusForbidden, code: "AccessDenied"})
 	err := store.Put(ctx, "big/failed", patterned(minS3PartBytes+1))
@@ -237,10 +240,7 @@ func TestS3MultipartAbortsOnFailure(t *testing.T) {
 
 func TestS3MultipartAbortsOnCancel(t *testing.T) {
 	fake := newFakeS3(t)
-	store := fake.newStore(t, func(c *S3Config) {
-		c.MultipartPartBytes = minS3PartBytes
-		c.MultipartThresholdBytes = minS3PartBytes
-	})
+	store := fake.newMultipartStore(t)
 	fake.faults.add(&faultRule{op: "UploadPart", remaining: -1, stall: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
