@@ -17,10 +17,8 @@ import (
 
 // Messages the compactor handles.
 type (
-	compactTickMsg struct{}
-	// compactNowMsg: a round now; with rearm the timer then starts over at
-	// the interval (which may have changed).
-	compactNowMsg struct{ rearm bool }
+	compactTickMsg struct{} // a round, then the timer set again
+	compactNowMsg  struct{} // a round now, the timer left as it is
 	// compactAckMsg: a partition switched its index away from round's
 	// removed objects.
 	compactAckMsg struct{ round int }
@@ -74,9 +72,6 @@ func (c *compactor) Receive(ctx actor.Context) {
 		c.arm()
 	case compactNowMsg:
 		c.run()
-		if m.rearm {
-			c.arm()
-		}
 	case compactAckMsg:
 		r := c.rounds[m.round]
 		if r == nil {
@@ -142,10 +137,11 @@ func (c *compactor) arm() {
 }
 
 // SetCompactionInterval changes how often compaction runs, runs a round
-// now and counts the next interval from its end (operators and tests).
+// now and counts the next interval from its end (operators and tests): a
+// tick out of turn, since arm replaces the pending timer.
 func (b *Broker) SetCompactionInterval(d time.Duration) {
 	b.compactionInterval.Store(int64(d))
-	b.send(b.compact, compactNowMsg{rearm: true})
+	b.send(b.compact, compactTickMsg{})
 }
 
 // collect deletes old objects that no read holds any more.

@@ -20,10 +20,10 @@ const maxPartsInFlightPerPut = 4
 
 // putMultipart uploads data in parts of MultipartPartBytes (the last one
 // shorter; each waits on pace first, if given) and completes the upload;
-// S3 publishes the object only at completion, so Put stays atomic. On any failure the upload is aborted,
-// so that its parts stop costing storage. An abort that itself fails leaves
-// them to the bucket's lifecycle rule (AbortIncompleteMultipartUpload), which
-// a production bucket should have.
+// S3 publishes the object only at completion, so Put stays atomic. On any
+// failure the upload is aborted, so that its parts stop costing storage. An
+// abort that itself fails leaves them to the bucket's lifecycle rule
+// (AbortIncompleteMultipartUpload), which a production bucket should have.
 //
 // The checksum algorithm is named on the upload and on every part, and each
 // part's CRC32 is passed back at completion: the SDK checksums every part
