@@ -1,15 +1,20 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/time/rate"
 
 	"github.com/floe-io/floe/persistence/meta"
 	"github.com/floe-io/floe/persistence/objformat"
+	"github.com/floe-io/floe/persistence/objstore"
 )
 
 func entry(stream uint64, first, end, size int64) meta.ObjectEntry {
@@ -139,4 +144,30 @@ func TestCheckBlock(t *testing.T) {
 			t.Errorf("%s: accepted", bad.name)
 		}
 	}
+}
+
+// nullStore answers every read into buffers with nothing but its success;
+// the rest of Store panics if called.
+type nullStore struct{ objstore.Store }
+
+func (nullStore) GetInto(context.Context, string, int64, ...[]byte) error { return nil }
+
+// A compaction read waits for every byte it reads, not for at most one
+// burst: at 1 MiB/s with a full 1 MiB bucket, reading 4 MiB takes 3 s. The
+// bubble's clock makes that exact; before the read was charged in full it
+// took no time.
+func TestCompactionReadChargedInFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &compactor{
+			b:       &Broker{deps: Deps{Store: nullStore{}}},
+			limiter: rate.NewLimiter(rate.Limit(1<<20), compactionPaceBytes),
+		}
+		start := time.Now()
+		if err := c.readInto("k", 0, 4<<20, [][]byte{make([]byte, 4<<20)}); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took != 3*time.Second {
+			t.Fatalf("reading 4 MiB at 1 MiB/s with 1 MiB in the bucket took %v, want 3s", took)
+		}
+	})
 }
