@@ -117,8 +117,8 @@ func TestCompactionPacesWritesAndDeletes(t *testing.T) {
 	}
 	for _, p := range puts {
 		sum := 0
-		for _, n := range p.pieces {
-			sum += n
+		for _, piece := range p.pieces {
+			sum += piece
 		}
 		if sum != p.size || len(p.pieces) < p.size>>20 {
 			t.Errorf("a merged object of %d bytes waited for %d bytes in pieces %v", p.size, sum, p.pieces)
