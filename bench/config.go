@@ -69,6 +69,14 @@ type Config struct {
 	// (program and leading arguments; the consumer's flags are appended) in
 	// a process of its own.
 	ConsumerCommand []string `json:"consumer_command,omitempty"`
+	// ConsumerGCPercent, if > 0, is the consumer process's GOGC. The
+	// process stands for a consumer on another machine, yet here it shares
+	// the producer's and the broker's vCPUs: at Go's default of 100 its
+	// heap of a few megabytes is collected about a dozen times a second
+	// during a catch-up, and every collection takes a vCPU for a
+	// millisecond or more (docs/benchmarks.md, session 14). 0 leaves Go's
+	// default.
+	ConsumerGCPercent int `json:"consumer_gc_percent,omitempty"`
 	// ReadRate, if > 0, caps the catch-up consumer at this many bytes per
 	// second. With a log cache that holds the whole backlog it gives a
 	// control run: the same read load, served from memory.
@@ -188,6 +196,9 @@ func (c *Config) Validate(scenario string) error {
 	}
 	if c.ReadRate < 0 {
 		bad("read rate must be ≥ 0")
+	}
+	if c.ConsumerGCPercent < 0 || c.ConsumerGCPercent > 0 && len(c.ConsumerCommand) == 0 {
+		bad("consumer GC percent must be ≥ 0, and applies only to a consumer process")
 	}
 	if c.PartitionsPerConsumer < 0 {
 		bad("partitions per consumer must be ≥ 0")

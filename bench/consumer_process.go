@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ func startConsumerProcess(cfg *Config, count func(records, bytes int)) (*consume
 		"--fetch-max-partition-bytes", strconv.Itoa(int(cfg.FetchMaxPartitionBytes)),
 		"--read-rate", strconv.FormatFloat(cfg.ReadRate, 'f', -1, 64),
 	)
+	if cfg.ConsumerGCPercent > 0 {
+		args = append(args, "--gogc", strconv.Itoa(cfg.ConsumerGCPercent))
+	}
 	cp := &consumerProcess{cmd: exec.Command(cfg.ConsumerCommand[0], args...), done: make(chan struct{})}
 	cp.cmd.Stderr = os.Stderr
 	var err error
@@ -131,8 +135,12 @@ func ConsumerMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	topic := fs.String("topic", "", "")
 	fetch := fs.Int("fetch-max-partition-bytes", 1<<20, "")
 	readRate := fs.Float64("read-rate", 0, "")
+	gogc := fs.Int("gogc", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *gogc > 0 {
+		debug.SetGCPercent(*gogc)
 	}
 	cfg := &Config{Brokers: strings.Split(*brokers, ","), Topic: *topic, FetchMaxPartitionBytes: int32(*fetch), ReadRate: *readRate}
 	fmt.Fprintln(stdout, "READY")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +18,15 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "ready-twice" {
 		fmt.Println("READY") // ConsumerMain says it once more
 		os.Exit(ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	if os.Getenv(childEnv) == "gogc" {
+		// Exits 0 only if ConsumerMain set the GOGC the parent asked for.
+		code := ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		if got := debug.SetGCPercent(100); code == 0 && got != 2000 {
+			fmt.Fprintf(os.Stderr, "GOGC %d, want 2000\n", got)
+			code = 3
+		}
+		os.Exit(code)
 	}
 	if os.Getenv(childEnv) == "consumer" {
 		if path := os.Getenv(childEnv + "_STARTED"); path != "" {
@@ -85,5 +95,20 @@ func TestConsumerProcessReadyTwice(t *testing.T) {
 
 	if code := cp.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("child exit code %d, want 0 (stopped before the catch-up)", code)
+	}
+}
+
+// The consumer process runs with the GOGC the bench was given.
+func TestConsumerProcessGCPercent(t *testing.T) {
+	t.Setenv(childEnv, "gogc")
+	cfg := &Config{ConsumerCommand: []string{os.Args[0]}, Brokers: []string{"127.0.0.1:1"}, Topic: "t", ConsumerGCPercent: 2000}
+	cp, err := startConsumerProcess(cfg, func(int, int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.stop()
+
+	if code := cp.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("child exit code %d, want 0 (GOGC 2000 applied, stopped before the catch-up)", code)
 	}
 }

@@ -51,6 +51,13 @@ func WriteTable(w io.Writer, r Result) error {
 		fmt.Fprintf(w, "\ncatch-up: backlog %d records (%.1f MiB); drained %t in %.2fs; read %.0f rec/s, %.2f MiB/s = %.2f× the produce rate (%.0f rec/s)\n",
 			k.BacklogRecords, float64(k.BacklogBytes)/(1<<20), k.Drained, k.DrainSeconds, k.ReadRecordsPS, k.ReadMiBPS, k.RateMultiple, k.ProduceRecordsPS)
 		fmt.Fprintf(w, "producer latency during catch-up / baseline: p50 %.2f×, p99 %.2f× (target p99 ≤ 1.1×, rate ≥ 5×)\n", k.P50Ratio, k.P99Ratio)
+		if c := r.Config; len(c.ConsumerCommand) > 0 {
+			gogc := "Go's default (100)"
+			if c.ConsumerGCPercent > 0 {
+				gogc = fmt.Sprint(c.ConsumerGCPercent)
+			}
+			fmt.Fprintf(w, "the consumer ran in a process of its own, GOGC %s\n", gogc)
+		}
 		b, c := k.BaselineClient, k.CatchupClient
 		fmt.Fprintf(w, "this client, baseline → catch-up: CPU %.0f%% → %.0f%%, scheduler wait p99 %.0f → %.0f µs (max %.0f → %.0f µs), GC cycles %d → %d (longest pause %.0f → %.0f µs)\n",
 			b.CPUPercent, c.CPUPercent, b.SchedP99Us, c.SchedP99Us, b.SchedMaxUs, c.SchedMaxUs, b.GCCycles, c.GCCycles, b.GCPauseMaxUs, c.GCPauseMaxUs)

@@ -30,6 +30,8 @@ func TestConfigValidate(t *testing.T) {
 		{"catchup unpaced", ScenarioCatchup, func(c *Config) {}, "fixed --rate"},
 		{"catchup acks 1", ScenarioCatchup, func(c *Config) { c.Rate = 10; c.Acks = "1" }, "acks=all"},
 		{"catchup ok", ScenarioCatchup, func(c *Config) { c.Rate = 10 }, ""},
+		{"consumer gogc in process", ScenarioCatchup, func(c *Config) { c.Rate = 10; c.ConsumerGCPercent = 400 }, "consumer process"},
+		{"consumer gogc", ScenarioCatchup, func(c *Config) { c.Rate = 10; c.ConsumerGCPercent = 400; c.ConsumerCommand = []string{"floe"} }, ""},
 		{"connections light request", ScenarioConnections, func(c *Config) { c.Rate = 10; c.LightRequest = "fetch" }, "light request"},
 		{"too many producers", ScenarioProduce, func(c *Config) { c.Producers = maxProducers + 1 }, "producers"},
 		{"negative rate", ScenarioProduce, func(c *Config) { c.Rate = -1 }, "rates"},
