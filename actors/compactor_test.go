@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/time/rate"
 
@@ -169,5 +171,42 @@ func TestCompactionReadChargedInFull(t *testing.T) {
 		if took := time.Since(start); took != 3*time.Second {
 			t.Fatalf("reading 4 MiB at 1 MiB/s with 1 MiB in the bucket took %v, want 3s", took)
 		}
+	})
+}
+
+// tickCounter is a Spawner that only counts the compaction ticks sent.
+type tickCounter struct {
+	Spawner
+	ticks atomic.Int32
+}
+
+func (s *tickCounter) Send(_ *actor.PID, msg any) {
+	if _, ok := msg.(compactTickMsg); ok {
+		s.ticks.Add(1)
+	}
+}
+
+// A timer armed again replaces the one before: the old interval no longer
+// ticks, or each SetCompactionInterval would start a chain of ticks of its
+// own beside the last.
+func TestCompactorArmReplacesTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sends := &tickCounter{}
+		c := &compactor{b: &Broker{deps: Deps{Actors: sends}}}
+		c.b.compactionInterval.Store(int64(time.Hour))
+		c.arm()
+		time.Sleep(30 * time.Minute)
+		c.arm() // due at 1h30m; the one due at 1h is gone
+		time.Sleep(31 * time.Minute)
+		synctest.Wait()
+		if n := sends.ticks.Load(); n != 0 {
+			t.Fatalf("%d ticks at 1h01m, want 0: the replaced timer still ran", n)
+		}
+		time.Sleep(30 * time.Minute)
+		synctest.Wait()
+		if n := sends.ticks.Load(); n != 1 {
+			t.Fatalf("%d ticks at 1h31m, want 1", n)
+		}
+		c.timer.Stop()
 	})
 }
