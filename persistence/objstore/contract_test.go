@@ -337,6 +337,18 @@ func contractPutPaced(t *testing.T, store Store, root string) {
 			t.Fatalf("Get after PutPaced(%d bytes) = %d bytes, %v", size, len(got), err)
 		}
 	}
+	// A nil pace is no pace, whether the store paces its writes itself or
+	// not (plainStore hides its PutPaced).
+	for name, s := range map[string]Store{"store": store, "plain": plainStore{store}} {
+		key := root + "/unpaced/" + name
+		data := patterned(3<<20 + 1)
+		if err := PutPaced(ctx, s, key, data, nil); err != nil {
+			t.Fatalf("PutPaced(%s, nil pace): %v", name, err)
+		}
+		if got, err := store.Get(ctx, key, 0, -1); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Get after PutPaced(%s, nil pace) = %d bytes, %v", name, len(got), err)
+		}
+	}
 	key := root + "/refused"
 	log := pacerLog{fail: 1}
 	if err := PutPaced(ctx, store, key, patterned(3<<20), log.pace); !errors.Is(err, errPaced) {
@@ -346,6 +358,9 @@ func contractPutPaced(t *testing.T, store Store, root string) {
 		t.Fatalf("Head after a refused PutPaced = %v, want ErrNotFound", err)
 	}
 }
+
+// plainStore is a Store that does not pace its own writes.
+type plainStore struct{ Store }
 
 func contractConcurrent(t *testing.T, store Store, root string) {
 	ctx := context.Background()

@@ -9,21 +9,25 @@ import "context"
 type Pacer func(ctx context.Context, n int) error
 
 // PacedPutter is a Store that can write one object piece by piece, waiting
-// on a Pacer before each piece. Put's guarantees hold unchanged: the object
-// appears whole, at the end, or not at all.
+// on a Pacer before each piece (none when the Pacer is nil). Put's
+// guarantees hold unchanged: the object appears whole, at the end, or not
+// at all.
 type PacedPutter interface {
 	PutPaced(ctx context.Context, key string, data []byte, pace Pacer) error
 }
 
 // PutPaced puts data under key and waits on pace for every byte of it: piece
 // by piece while the object is written, if the store is a PacedPutter, and
-// otherwise all of it before the Put.
+// otherwise all of it before the Put. A nil pace is no pace, here as in
+// every PacedPutter.
 func PutPaced(ctx context.Context, s Store, key string, data []byte, pace Pacer) error {
 	if p, ok := s.(PacedPutter); ok {
 		return p.PutPaced(ctx, key, data, pace)
 	}
-	if err := pace(ctx, len(data)); err != nil {
-		return err
+	if pace != nil {
+		if err := pace(ctx, len(data)); err != nil {
+			return err
+		}
 	}
 	return s.Put(ctx, key, data)
 }
