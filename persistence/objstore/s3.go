@@ -1,7 +1,6 @@
 package objstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -127,8 +126,8 @@ func (s *S3) Put(ctx context.Context, key string, data []byte) error {
 	return s.PutPaced(ctx, key, data, nil)
 }
 
-// PutPaced is Put, waiting on pace (if not nil) for each part of a multipart
-// upload before the part goes, or for the whole object before a single PUT.
+// PutPaced is Put, sending the object (or each part of a multipart upload)
+// a quantum at a time, each once pace (if not nil) lets it go.
 func (s *S3) PutPaced(ctx context.Context, key string, data []byte, pace Pacer) error {
 	if err := ValidateKey(key); err != nil {
 		return err
@@ -136,21 +135,20 @@ func (s *S3) PutPaced(ctx context.Context, key string, data []byte, pace Pacer) 
 	if int64(len(data)) > s.config.MultipartThresholdBytes {
 		return s.putMultipart(ctx, key, data, pace)
 	}
-	if pace != nil {
-		if err := pace(ctx, len(data)); err != nil {
-			return err
-		}
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Rewindable either way, so that the SDK can retry the body.
+	body := newRequestBody(ctx, cancel, data, pace)
 	_, err := withSlot(ctx, s, func(ctx context.Context) (*s3.PutObjectOutput, error) {
 		return s.client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(s.bucket),
-			Key:    aws.String(key),
-			// A bytes.Reader can be rewound, so the SDK can retry the body.
-			Body:          bytes.NewReader(data),
+			Bucket:        aws.String(s.bucket),
+			Key:           aws.String(key),
+			Body:          body.reader,
 			ContentLength: aws.Int64(int64(len(data))),
-		})
+			ChecksumCRC32: body.crc32,
+		}, body.opts...)
 	})
-	if err != nil {
+	if err := body.result(err); err != nil {
 		return s.wrap("put", key, err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package objstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,7 +18,7 @@ import (
 const maxPartsInFlightPerPut = 4
 
 // putMultipart uploads data in parts of MultipartPartBytes (the last one
-// shorter; each waits on pace first, if given) and completes the upload;
+// shorter; each sent a quantum at a time on pace, if given) and completes the upload;
 // S3 publishes the object only at completion, so Put stays atomic. On any
 // failure the upload is aborted, so that its parts stop costing storage. An
 // abort that itself fails leaves them to the bucket's lifecycle rule
@@ -86,8 +85,8 @@ func (s *S3) completedEarlier(ctx context.Context, key string, size int64) bool 
 }
 
 // uploadParts uploads the parts, up to maxPartsInFlightPerPut at once, each
-// holding a slot; the first failure cancels the others. With a pace, parts
-// are started in order, each once pace lets its bytes go.
+// holding a slot; the first failure cancels the others. With a pace, each
+// part's body goes a quantum at a time, once pace lets it go.
 func (s *S3) uploadParts(ctx context.Context, key string, uploadID *string, data []byte, partCount int, pace Pacer) ([]types.CompletedPart, error) {
 	partBytes := s.config.MultipartPartBytes
 	parts := make([]types.CompletedPart, partCount)
@@ -97,27 +96,23 @@ func (s *S3) uploadParts(ctx context.Context, key string, uploadID *string, data
 		start := int64(index) * partBytes
 		end := min(start+partBytes, int64(len(data)))
 		number := aws.Int32(int32(index + 1))
-		if pace != nil {
-			if err := pace(groupCtx, int(end-start)); err != nil {
-				if partErr := group.Wait(); partErr != nil {
-					return nil, partErr // what cancelled the pace's wait
-				}
-				return nil, err
-			}
-		}
 		group.Go(func() error {
-			uploaded, err := withSlot(groupCtx, s, func(ctx context.Context) (*s3.UploadPartOutput, error) {
+			partCtx, cancel := context.WithCancel(groupCtx)
+			defer cancel()
+			body := newRequestBody(partCtx, cancel, data[start:end], pace)
+			uploaded, err := withSlot(partCtx, s, func(ctx context.Context) (*s3.UploadPartOutput, error) {
 				return s.client.UploadPart(ctx, &s3.UploadPartInput{
 					Bucket:            aws.String(s.bucket),
 					Key:               aws.String(key),
 					UploadId:          uploadID,
 					PartNumber:        number,
-					Body:              bytes.NewReader(data[start:end]),
+					Body:              body.reader,
 					ContentLength:     aws.Int64(end - start),
 					ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-				})
+					ChecksumCRC32:     body.crc32,
+				}, body.opts...)
 			})
-			if err != nil {
+			if err := body.result(err); err != nil {
 				return s.wrap(fmt.Sprintf("put (part %d of %d)", index+1, partCount), key, err)
 			}
 			parts[index] = types.CompletedPart{

@@ -185,8 +185,8 @@ func (f *fakeS3) newMultipartStore(t *testing.T) *S3 {
 	})
 }
 
-// A paced multipart upload waits on the pacer for each part before it goes;
-// a pacer that refuses in the middle aborts the upload.
+// A paced multipart upload sends each part a quantum at a time, each once
+// the pacer lets it go; a pacer that refuses in the middle aborts the upload.
 func TestS3MultipartPutPaced(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeS3(t)
@@ -196,8 +196,11 @@ func TestS3MultipartPutPaced(t *testing.T) {
 	if err := store.PutPaced(ctx, "paced/object", data, log.pace); err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{minS3PartBytes, minS3PartBytes, 1234}; !slices.Equal(log.calls, want) {
-		t.Fatalf("pacer asked for %v, want %v", log.calls, want)
+	if got := log.total(); got != len(data) {
+		t.Fatalf("pacer asked for %d bytes in all, want %d: each part sent once", got, len(data))
+	}
+	if n := slices.Max(log.calls); n > pacedBodyQuantum {
+		t.Fatalf("pacer asked for %d bytes at once, want at most %d", n, pacedBodyQuantum)
 	}
 	if got, err := store.Get(ctx, "paced/object", 0, -1); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("Get = %d bytes, %v; want the %d bytes put", len(got), err, len(data))
@@ -205,15 +208,38 @@ func TestS3MultipartPutPaced(t *testing.T) {
 	fake.faults.resetCounts()
 	refusing := pacerLog{fail: 2}
 	if err := store.PutPaced(ctx, "paced/refused", data, refusing.pace); !errors.Is(err, errPaced) {
-		t.Fatalf("PutPaced with a pacer refusing the second part = %v, want its error", err)
+		t.Fatalf("PutPaced with a pacer refusing its second quantum = %v, want its error", err)
 	}
-	for op, want := range map[string]int{"UploadPart": 1, "AbortMultipartUpload": 1, "CompleteMultipartUpload": 0} {
+	for op, want := range map[string]int{"AbortMultipartUpload": 1, "CompleteMultipartUpload": 0} {
 		if got := fake.faults.count(op); got != want {
 			t.Errorf("%d %s requests, want %d", got, op, want)
 		}
 	}
 	if _, err := store.Head(ctx, "paced/refused"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Head after a refused PutPaced = %v, want ErrNotFound", err)
+	}
+}
+
+// A paced body is rewound for a retry, and the bytes sent again are paced
+// again: the server took the whole first attempt and then failed it.
+func TestS3PutPacedRetryPacesAgain(t *testing.T) {
+	ctx := context.Background()
+	fake := newFakeS3(t)
+	store := fake.newStore(t, nil)
+	fake.faults.add(&faultRule{op: "PutObject", remaining: 1, lose: true, status: http.StatusInternalServerError, code: "InternalError"})
+	data := patterned(3*pacedBodyQuantum + 100)
+	var log pacerLog
+	if err := store.PutPaced(ctx, "paced/retried", data, log.pace); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.faults.count("PutObject"); got != 2 {
+		t.Fatalf("%d PutObject requests, want 2 (a lost answer and a retry)", got)
+	}
+	if got := log.total(); got != 2*len(data) {
+		t.Fatalf("pacer asked for %d bytes in all, want %d: the body twice", got, 2*len(data))
+	}
+	if got, err := store.Get(ctx, "paced/retried", 0, -1); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get = %d bytes, %v; want the %d bytes put", len(got), err, len(data))
 	}
 }
 

@@ -94,6 +94,19 @@ func TestS3VersitygwMultipartAndPages(t *testing.T) {
 		t.Fatalf("Head = %d, %v; want %d", size, err, len(data))
 	}
 
+	// The same, paced: the parts' checksums and signed payload hashes are
+	// then floe's own, and the server checks both.
+	var log pacerLog
+	if err := store.PutPaced(ctx, root+"/big/paced", data, log.pace); err != nil {
+		t.Fatalf("PutPaced: %v", err)
+	}
+	if got, err := store.Get(ctx, root+"/big/paced", 0, -1); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get after PutPaced = %d bytes, %v; want the %d bytes put", len(got), err, len(data))
+	}
+	if got := log.total(); got != len(data) {
+		t.Fatalf("pacer asked for %d bytes, want %d", got, len(data))
+	}
+
 	// Object keys as the broker makes them, listed in pages of 5.
 	var want []string
 	for id := range uint64(23) {
