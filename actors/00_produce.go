@@ -164,12 +164,18 @@ func (b *Broker) walAdmit(ref *partitionRef, size int) bool {
 // walThrottleMillis asks producers to slow down as the WALs fill (KIP-219
 // throttling; clients wait that long before their next produce).
 func (b *Broker) walThrottleMillis() int32 {
-	var worst float64
-	for _, w := range b.deps.WALs {
-		worst = max(worst, float64(w.Used())/float64(w.Capacity()))
-	}
+	worst := b.walFullness()
 	if worst < 0.75 {
 		return 0
 	}
 	return int32((worst - 0.75) * 4 * 1000)
+}
+
+// walFullness is the share of its capacity the fullest WAL shard holds.
+func (b *Broker) walFullness() float64 {
+	var worst float64
+	for _, w := range b.deps.WALs {
+		worst = max(worst, float64(w.Used())/float64(w.Capacity()))
+	}
+	return worst
 }

@@ -37,6 +37,11 @@ type Config struct {
 	// cannot take the CPU and memory bandwidth produce and tail reads
 	// need. 0: no limit.
 	ColdReadBytesPerSecond int64
+	// UploadSpread spreads each upload's writes over this fraction of the
+	// time its data took to gather (at most maxUploadSpread), so that the
+	// object store takes an object as a stream rather than a burst. 0: at
+	// once.
+	UploadSpread float64
 
 	RetentionCheckInterval time.Duration // how often retention (and producer expiry) runs
 	// ProducerIDExpiration is how long a partition keeps an idempotent

@@ -117,14 +117,22 @@ func (c *compactor) timeoutFor(n int64) time.Duration {
 
 // pace waits until n more bytes of the budget are free, a piece at a time.
 func (c *compactor) pace(ctx context.Context, n int) error {
-	for n > 0 {
-		k := min(n, c.limiter.Burst())
-		if err := c.limiter.WaitN(ctx, k); err != nil {
-			return err
+	return limiterPacer(c.limiter)(ctx, n)
+}
+
+// limiterPacer is a Pacer that takes n bytes from limiter, at most a burst
+// at a time.
+func limiterPacer(limiter *rate.Limiter) objstore.Pacer {
+	return func(ctx context.Context, n int) error {
+		for n > 0 {
+			k := min(n, limiter.Burst())
+			if err := limiter.WaitN(ctx, k); err != nil {
+				return err
+			}
+			n -= k
 		}
-		n -= k
+		return nil
 	}
-	return nil
 }
 
 // arm sets the timer for the next tick, replacing the one set before.

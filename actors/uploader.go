@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
 
 	"github.com/floe-io/floe/persistence/meta"
 	"github.com/floe-io/floe/persistence/objformat"
@@ -77,7 +78,7 @@ func (u *uploader) Receive(ctx actor.Context) {
 	case UploadNow:
 		var err error
 		if len(u.pending) > 0 {
-			err = u.upload()
+			err = u.upload(false)
 		}
 		m.Done <- err
 	}
@@ -111,7 +112,7 @@ func (u *uploader) try() {
 	if time.Now().Before(u.retryAt) {
 		return
 	}
-	if err := u.upload(); err != nil {
+	if err := u.upload(true); err != nil {
 		u.b.metrics.uploadErrors.Inc()
 		u.backoff = min(max(2*u.backoff, 100*time.Millisecond), 10*time.Second)
 		jitter := time.Duration(rand.Int64N(int64(u.backoff) / 2))
@@ -122,8 +123,11 @@ func (u *uploader) try() {
 	u.backoff, u.retryAt = 0, time.Time{}
 }
 
-func (u *uploader) upload() error {
+// upload puts everything pending in one object, spread over time if paced
+// (uploadPace decides how).
+func (u *uploader) upload(paced bool) error {
 	start := time.Now()
+	gathered := start.Sub(u.oldest)
 	batch := u.pending
 	builder := objformat.NewBuilder(u.b.cfg.BlockBytes)
 	trim := make(map[int]int64)
@@ -145,7 +149,11 @@ func (u *uploader) upload() error {
 	key := objstore.ObjectKey(id)
 	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
 	defer cancel()
-	if err := u.b.deps.Store.Put(ctx, key, object); err != nil {
+	var pace objstore.Pacer
+	if paced {
+		pace = u.uploadPace(len(object), gathered)
+	}
+	if err := objstore.PutPaced(ctx, u.b.deps.Store, key, object, pace); err != nil {
 		return fmt.Errorf("actors: upload: put %s: %w", key, err)
 	}
 	up := meta.Upload{Object: meta.Object{ID: id, Key: key, Size: int64(len(object)), Created: time.Now()}, WALTrim: trim}
@@ -172,6 +180,34 @@ func (u *uploader) upload() error {
 	u.bytes = 0
 	u.b.log.Debug("uploaded object", "key", key, "bytes", len(object), "blocks", len(index))
 	return nil
+}
+
+// maxUploadSpread bounds the time one upload is spread over, so that a
+// slow trickle of data is not kept from the object store much longer than
+// the upload interval already keeps it.
+const maxUploadSpread = 2 * time.Second
+
+// uploadPaceBurst is how far an upload may run ahead of its pace: one
+// piece of a local-store write (objstore's writebackChunk).
+const uploadPaceBurst = 1 << 20
+
+// uploadPace returns the pace of an upload of size bytes whose data took
+// gathered to accumulate: spread over UploadSpread of that time, at most
+// maxUploadSpread, so the upload takes half as long as the gathering at the
+// default of 0.5 and keeps up with any produce rate. An object store on the
+// broker's machine (the tests' versitygw) otherwise hashes and writes an
+// 8 MiB object in one burst of about 20 ms of a vCPU, which producers on
+// the same machine see in their p99 (docs/benchmarks.md, session 15).
+//
+// nil (at once) when spreading is off, after a failed attempt (the data is
+// late already) and when a WAL shard is half full (its space is needed).
+func (u *uploader) uploadPace(size int, gathered time.Duration) objstore.Pacer {
+	spread := min(time.Duration(float64(gathered)*u.b.cfg.UploadSpread), maxUploadSpread)
+	if spread <= 0 || size == 0 || u.backoff > 0 || u.b.walFullness() >= 0.5 {
+		return nil
+	}
+	perSecond := float64(size) / spread.Seconds()
+	return limiterPacer(rate.NewLimiter(rate.Limit(perSecond), uploadPaceBurst))
 }
 
 // committedProducers is the producer state an upload of written commits:

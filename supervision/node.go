@@ -40,6 +40,7 @@ type Config struct {
 	WALFS                  wal.FS // if set, the WAL files' filesystem (tests inject faults); nil: O_DIRECT files
 	UploadBytes            int64
 	UploadInterval         time.Duration
+	UploadSpread           float64 // 0: uploads go at once
 	AutoCreateTopics       bool
 	DefaultPartitions      int32
 	MaxFrameBytes          int
@@ -171,7 +172,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	// The network starts before recovery ends so the bound port is known for
 	// the advertised address; requests are refused until the broker is ready.
 	bcfg := actors.Config{
-		LogCacheBytes: cfg.LogCacheBytes, UploadBytes: cfg.UploadBytes, UploadInterval: cfg.UploadInterval,
+		LogCacheBytes: cfg.LogCacheBytes, UploadBytes: cfg.UploadBytes, UploadInterval: cfg.UploadInterval, UploadSpread: cfg.UploadSpread,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, ColdReaders: cfg.ColdReaders,
 		BlockCacheBytes: cfg.BlockCacheBytes, ColdReadBytesPerSecond: cfg.ColdReadBytesPerSecond, RetentionCheckInterval: cfg.RetentionCheckInterval,
 		ProducerIDExpiration: cfg.ProducerIDExpiration,

@@ -325,6 +325,9 @@ func TestServeRejectsBadFlagValues(t *testing.T) {
 		{"--cold-read-nice", "-1"},
 		{"--cold-read-nice", "20"},
 		{"--object-delete-rate", "0"},
+		{"--upload-spread", "-0.1"},
+		{"--upload-spread", "1.5"},
+		{"--upload-spread", "NaN"},
 	} {
 		t.Run(c.flag+"="+c.value, func(t *testing.T) {
 			var out bytes.Buffer

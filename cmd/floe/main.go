@@ -106,6 +106,7 @@ type serveOptions struct {
 	listen, advertise, dataDir, objectStore, http              string
 	logCacheSize, walCapacity, uploadSize                      string
 	uploadInterval                                             time.Duration
+	uploadSpread                                               float64
 	autoCreateTopics                                           bool
 	defaultPartitions                                          int
 	walShards                                                  int
@@ -135,6 +136,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.IntVar(&o.walShards, "wal-shards", 1, "write-ahead log files, each with its own group commit and --wal-capacity; partitions are spread over them by stream id. A data dir keeps the largest count it has had")
 	fs.StringVar(&o.uploadSize, "upload-size", "32MiB", "upload WAL data to an object once this much is pending")
 	fs.DurationVar(&o.uploadInterval, "upload-interval", 30*time.Second, "upload pending WAL data at least this often")
+	fs.Float64Var(&o.uploadSpread, "upload-spread", 0.5, "send each upload over this fraction of the time its data took to gather (at most 2s), so that the object store takes it as a stream, not a burst; 0 = at once")
 	fs.BoolVar(&o.autoCreateTopics, "auto-create-topics", true, "create unknown topics on Metadata and Produce")
 	fs.IntVar(&o.defaultPartitions, "default-partitions", 1, "partitions of an auto-created topic, or of CreateTopics with -1")
 	fs.StringVar(&o.maxRequestSize, "max-request-size", "100MiB", "largest request frame accepted; larger ones close the connection")
@@ -191,11 +193,13 @@ func (o *serveOptions) config(stderr io.Writer) (supervision.Config, error) {
 		return supervision.Config{}, fmt.Errorf("--object-delete-rate must be at least 1")
 	case o.uploadInterval <= 0:
 		return supervision.Config{}, fmt.Errorf("--upload-interval must be positive")
+	case !(o.uploadSpread >= 0 && o.uploadSpread <= 1):
+		return supervision.Config{}, fmt.Errorf("--upload-spread must be in [0, 1]")
 	}
 	return supervision.Config{
 		Listen: o.listen, Advertise: o.advertise, DataDir: o.dataDir, ObjectStore: o.objectStore, HTTP: o.http,
 		LogCacheBytes: logCache, WALCapacityBytes: walCap, WALShards: o.walShards, UploadBytes: upload, UploadInterval: o.uploadInterval,
-		AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
+		UploadSpread: o.uploadSpread, AutoCreateTopics: o.autoCreateTopics, DefaultPartitions: int32(o.defaultPartitions),
 		MaxFrameBytes: int(maxReq), MaxInFlight: o.maxInFlight, ColdReaders: o.coldReaders, ColdReadNice: o.coldReadNice, Logger: logger,
 		BlockCacheBytes: blockCache, ColdReadBytesPerSecond: coldReadRate, RetentionCheckInterval: o.retentionCheck, CompactionInterval: o.compactionInterval,
 		CompactionBytesPerSecond: compactionRate, CompactionSmallObjectBytes: compactSmall, CompactionOutputBytes: compactOutput, OffsetsRetention: o.offsetsRetention,
