@@ -127,7 +127,9 @@ func (s *S3) Put(ctx context.Context, key string, data []byte) error {
 }
 
 // PutPaced is Put, sending the object (or each part of a multipart upload)
-// a quantum at a time, each once pace (if not nil) lets it go.
+// a quantum at a time, each once pace (if not nil) lets it go, for at most
+// half of each attempt's RequestTimeout (pacedBody). The request holds its
+// slot while it waits on the pace.
 func (s *S3) PutPaced(ctx context.Context, key string, data []byte, pace Pacer) error {
 	if err := ValidateKey(key); err != nil {
 		return err
@@ -138,7 +140,7 @@ func (s *S3) PutPaced(ctx context.Context, key string, data []byte, pace Pacer) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Rewindable either way, so that the SDK can retry the body.
-	body := newRequestBody(ctx, cancel, data, pace)
+	body := s.newRequestBody(ctx, cancel, data, pace)
 	_, err := withSlot(ctx, s, func(ctx context.Context) (*s3.PutObjectOutput, error) {
 		return s.client.PutObject(ctx, &s3.PutObjectInput{
 			Bucket:        aws.String(s.bucket),

@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"io"
 	"sync"
+	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -31,18 +32,25 @@ const pacedBodyQuantum = 256 << 10
 // sent again are paced again. A pace error is sticky: every later Read
 // returns it and cancel ends the request's context, so that the SDK stops
 // rather than retrying a body that can no longer be sent.
+//
+// An attempt paces for at most limit: what is left then goes at once. The
+// attempt must end within its RequestTimeout, and a slow pace (compaction
+// at a low rate, several parts sharing it) would otherwise make every
+// attempt time out and the upload never end.
 type pacedBody struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	data    []byte
 	pace    Pacer
-	off     int // next byte to read
-	allowed int // end of the bytes pace has let go since the last rewind
+	limit   time.Duration
+	since   time.Time // the attempt's first Read; zero until then
+	off     int       // next byte to read
+	allowed int       // end of the bytes let go since the last rewind
 	err     error
 }
 
-func newPacedBody(ctx context.Context, cancel context.CancelFunc, data []byte, pace Pacer) *pacedBody {
-	return &pacedBody{ctx: ctx, cancel: cancel, data: data, pace: pace}
+func newPacedBody(ctx context.Context, cancel context.CancelFunc, data []byte, pace Pacer, limit time.Duration) *pacedBody {
+	return &pacedBody{ctx: ctx, cancel: cancel, data: data, pace: pace, limit: limit}
 }
 
 func (b *pacedBody) Read(p []byte) (int, error) {
@@ -53,8 +61,13 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if b.off >= b.allowed {
+		if b.since.IsZero() {
+			b.since = time.Now()
+		}
 		n := min(pacedBodyQuantum, len(b.data)-b.off)
-		if err := b.pace(b.ctx, n); err != nil {
+		if time.Since(b.since) >= b.limit {
+			n = len(b.data) - b.off
+		} else if err := b.pace(b.ctx, n); err != nil {
 			b.err = err
 			b.cancel()
 			return 0, err
@@ -83,6 +96,7 @@ func (b *pacedBody) Seek(offset int64, whence int) (int64, error) {
 	}
 	b.off = int(min(to, int64(len(b.data))))
 	b.allowed = b.off
+	b.since = time.Time{}
 	return to, nil
 }
 
@@ -138,13 +152,14 @@ type requestBody struct {
 }
 
 // newRequestBody makes data a body for a request made with ctx, which cancel
-// ends. With a nil pace it is a bytes.Reader, as the SDK likes it.
-func newRequestBody(ctx context.Context, cancel context.CancelFunc, data []byte, pace Pacer) requestBody {
+// ends. With a nil pace it is a bytes.Reader, as the SDK likes it; paced,
+// an attempt paces for at most half the request timeout.
+func (s *S3) newRequestBody(ctx context.Context, cancel context.CancelFunc, data []byte, pace Pacer) requestBody {
 	if pace == nil {
 		return requestBody{reader: bytes.NewReader(data)}
 	}
 	sums := newBodySums(data)
-	paced := newPacedBody(ctx, cancel, data, pace)
+	paced := newPacedBody(ctx, cancel, data, pace, s.config.RequestTimeout/2)
 	return requestBody{reader: paced, crc32: &sums.crc, opts: []func(*s3.Options){sums.signWith}, paced: paced}
 }
 

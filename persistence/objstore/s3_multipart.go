@@ -99,7 +99,7 @@ func (s *S3) uploadParts(ctx context.Context, key string, uploadID *string, data
 		group.Go(func() error {
 			partCtx, cancel := context.WithCancel(groupCtx)
 			defer cancel()
-			body := newRequestBody(partCtx, cancel, data[start:end], pace)
+			body := s.newRequestBody(partCtx, cancel, data[start:end], pace)
 			uploaded, err := withSlot(partCtx, s, func(ctx context.Context) (*s3.UploadPartOutput, error) {
 				return s.client.UploadPart(ctx, &s3.UploadPartInput{
 					Bucket:            aws.String(s.bucket),
