@@ -18,7 +18,7 @@ func TestUploadPaceSpreadsOverGathering(t *testing.T) {
 		gathered time.Duration
 		want     time.Duration
 	}{
-		{gathered: time.Second, want: 375 * time.Millisecond},     // over 0.5 s: 8 MiB/s, 3 MiB after the burst
+		{gathered: time.Second, want: 375 * time.Millisecond},      // over 0.5 s: 8 MiB/s, 3 MiB after the burst
 		{gathered: 4 * time.Second, want: 1500 * time.Millisecond}, // over 2 s
 		{gathered: time.Minute, want: 1500 * time.Millisecond},     // over maxUploadSpread, not 30 s
 	} {

@@ -104,7 +104,8 @@ func TestS3RestartByteForByte(t *testing.T) {
 	cfg.ObjectStore = bucketURL
 	cfg.UploadBytes = 1 << 20
 	cfg.UploadInterval = 200 * time.Millisecond
-	cfg.UploadSpread = 0.5 // paced bodies, as with the flag's default
+	// Paced bodies, as with the flag's default.
+	cfg.UploadSpread = 0.5
 	const topic, partitions, perPartition, size = "s3cold", 4, 5000, 1024 // 20k records of 1 KiB
 
 	n := startNode(t, cfg)
