@@ -49,7 +49,7 @@ type compactor struct {
 
 func (b *Broker) compactorProducer() actor.Producer {
 	return func() actor.Actor {
-		burst := int(min(b.cfg.CompactionBytesPerSecond, compactionPaceBytes))
+		burst := int(min(b.cfg.CompactionBytesPerSecond, pacePieceBytes))
 		return &compactor{
 			b:       b,
 			limiter: rate.NewLimiter(rate.Limit(b.cfg.CompactionBytesPerSecond), burst),
@@ -100,14 +100,15 @@ func (c *compactor) run() {
 	}
 }
 
-// compactionPaceBytes is the largest piece of compaction I/O let through at
-// once: every read and every write waits for its bytes of the budget a
-// piece at a time (and a merged object is written a piece at a time), so
-// compaction reaches the disk and the object store as a steady stream at
-// its rate, not in bursts of a whole object. A 130 MB merged object written
-// at once, and the first 32 MiB of reads of a round let through by a full
-// bucket, each put a 7–13 ms second into the producers' p99.
-const compactionPaceBytes = 1 << 20
+// pacePieceBytes is the largest piece of paced background I/O (compaction's
+// reads and writes, uploads) let through at once: each waits for its bytes
+// of the budget a piece at a time (and an object is written a piece at a
+// time), so the work reaches the disk and the object store as a steady
+// stream at its rate, not in bursts of a whole object. A 130 MB merged
+// object written at once, and the first 32 MiB of reads of a round let
+// through by a full bucket, each put a 7–13 ms second into the producers'
+// p99. It is also the local store's piece (objstore's writebackChunk).
+const pacePieceBytes = 1 << 20
 
 // timeoutFor bounds a read or write of n bytes: uploadTimeout on top of the
 // time the budget spreads it over.
@@ -117,22 +118,20 @@ func (c *compactor) timeoutFor(n int64) time.Duration {
 
 // pace waits until n more bytes of the budget are free, a piece at a time.
 func (c *compactor) pace(ctx context.Context, n int) error {
-	return limiterPacer(c.limiter)(ctx, n)
+	return waitBytes(ctx, c.limiter, n)
 }
 
-// limiterPacer is a Pacer that takes n bytes from limiter, at most a burst
-// at a time.
-func limiterPacer(limiter *rate.Limiter) objstore.Pacer {
-	return func(ctx context.Context, n int) error {
-		for n > 0 {
-			k := min(n, limiter.Burst())
-			if err := limiter.WaitN(ctx, k); err != nil {
-				return err
-			}
-			n -= k
+// waitBytes takes n bytes from limiter, at most a burst at a time: the
+// Pacer of compaction and of uploads.
+func waitBytes(ctx context.Context, limiter *rate.Limiter, n int) error {
+	for n > 0 {
+		k := min(n, limiter.Burst())
+		if err := limiter.WaitN(ctx, k); err != nil {
+			return err
 		}
-		return nil
+		n -= k
 	}
+	return nil
 }
 
 // arm sets the timer for the next tick, replacing the one set before.

@@ -187,10 +187,6 @@ func (u *uploader) upload(paced bool) error {
 // the upload interval already keeps it.
 const maxUploadSpread = 2 * time.Second
 
-// uploadPaceBurst is how far an upload may run ahead of its pace: one
-// piece of a local-store write (objstore's writebackChunk).
-const uploadPaceBurst = 1 << 20
-
 // uploadPace returns the pace of an upload of size bytes whose data took
 // gathered to accumulate: spread over UploadSpread of that time, at most
 // maxUploadSpread, so the upload takes half as long as the gathering at the
@@ -206,8 +202,8 @@ func (u *uploader) uploadPace(size int, gathered time.Duration) objstore.Pacer {
 	if spread <= 0 || size == 0 || u.backoff > 0 || u.b.walFullness() >= 0.5 {
 		return nil
 	}
-	perSecond := float64(size) / spread.Seconds()
-	return limiterPacer(rate.NewLimiter(rate.Limit(perSecond), uploadPaceBurst))
+	limiter := rate.NewLimiter(rate.Limit(float64(size)/spread.Seconds()), pacePieceBytes)
+	return func(ctx context.Context, n int) error { return waitBytes(ctx, limiter, n) }
 }
 
 // committedProducers is the producer state an upload of written commits:
