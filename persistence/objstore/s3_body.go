@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"hash/crc32"
 	"io"
 	"sync"
@@ -38,64 +37,53 @@ const pacedBodyQuantum = 256 << 10
 // at a low rate, several parts sharing it) would otherwise make every
 // attempt time out and the upload never end.
 type pacedBody struct {
+	r       *bytes.Reader // the data and the position in it
 	ctx     context.Context
 	cancel  context.CancelFunc
-	data    []byte
 	pace    Pacer
 	limit   time.Duration
 	since   time.Time // the attempt's first Read; zero until then
-	off     int       // next byte to read
-	allowed int       // end of the bytes let go since the last rewind
+	allowed int64     // end of the bytes let go since the last rewind
 	err     error
 }
 
 func newPacedBody(ctx context.Context, cancel context.CancelFunc, data []byte, pace Pacer, limit time.Duration) *pacedBody {
-	return &pacedBody{ctx: ctx, cancel: cancel, data: data, pace: pace, limit: limit}
+	return &pacedBody{r: bytes.NewReader(data), ctx: ctx, cancel: cancel, pace: pace, limit: limit}
 }
 
 func (b *pacedBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if b.off >= len(b.data) {
+	off, left := b.r.Size()-int64(b.r.Len()), int64(b.r.Len())
+	if left == 0 {
 		return 0, io.EOF
 	}
-	if b.off >= b.allowed {
+	if off >= b.allowed {
 		if b.since.IsZero() {
 			b.since = time.Now()
 		}
-		n := min(pacedBodyQuantum, len(b.data)-b.off)
+		n := min(pacedBodyQuantum, left)
 		if time.Since(b.since) >= b.limit {
-			n = len(b.data) - b.off
-		} else if err := b.pace(b.ctx, n); err != nil {
+			n = left
+		} else if err := b.pace(b.ctx, int(n)); err != nil {
 			b.err = err
 			b.cancel()
 			return 0, err
 		}
-		b.allowed = b.off + n
+		b.allowed = off + n
 	}
-	n := copy(p, b.data[b.off:b.allowed])
-	b.off += n
-	return n, nil
+	return b.r.Read(p[:min(int64(len(p)), b.allowed-off)])
 }
 
+// Seek moves as bytes.Reader does; bytes from the new position on are
+// paced again, and the attempt's pacing time starts again.
 func (b *pacedBody) Seek(offset int64, whence int) (int64, error) {
-	var to int64
-	switch whence {
-	case io.SeekStart:
-		to = offset
-	case io.SeekCurrent:
-		to = int64(b.off) + offset
-	case io.SeekEnd:
-		to = int64(len(b.data)) + offset
-	default:
-		return 0, errors.New("objstore: paced body: invalid whence")
+	to, err := b.r.Seek(offset, whence)
+	if err != nil {
+		return to, err
 	}
-	if to < 0 {
-		return 0, errors.New("objstore: paced body: negative position")
-	}
-	b.off = int(min(to, int64(len(b.data))))
-	b.allowed = b.off
+	b.allowed = to
 	b.since = time.Time{}
 	return to, nil
 }
