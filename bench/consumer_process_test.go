@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,5 +111,27 @@ func TestConsumerProcessGCPercent(t *testing.T) {
 
 	if code := cp.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("child exit code %d, want 0 (GOGC 2000 applied, stopped before the catch-up)", code)
+	}
+}
+
+// The catch-up report says whether the consumer ran in a process of its
+// own, and with which GOGC.
+func TestReportNamesConsumerGOGC(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{ConsumerCommand: []string{"floe"}, ConsumerGCPercent: 2000}, "the consumer ran in a process of its own, GOGC 2000\n"},
+		{Config{ConsumerCommand: []string{"floe"}}, "the consumer ran in a process of its own, GOGC Go's default (100)\n"},
+		{Config{}, ""},
+	} {
+		var table strings.Builder
+		if err := WriteTable(&table, Result{Config: c.cfg, Catchup: &CatchupResult{}}); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(table.String(), "the consumer ran in a process of its own")
+		if c.want != "" && !strings.Contains(table.String(), c.want) || c.want == "" && got {
+			t.Errorf("config %+v: table\n%s\nwant the line %q", c.cfg, table.String(), c.want)
+		}
 	}
 }
