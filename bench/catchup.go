@@ -23,8 +23,9 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 	p := newPhases(r.start, "backlog", "baseline", "catchup", "drain")
 	prodRec := r.newRecorder(p, "producer")
 	consRec := r.newRecorder(p, "consumer")
+	parts := &sendParts{late: r.newRecorder(p, "late"), requests: r.newRecorder(p, "requests")}
 	smp := r.startSampler(ScenarioCatchup, 0, p, prodRec, consRec)
-	prod, err := startProducers(cfg, prodRec, false, r.start)
+	prod, err := startProducers(cfg, prodRec, parts, false, r.start)
 	if err != nil {
 		smp.stop()
 		return Result{}, err
@@ -113,6 +114,10 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 	res.Series = smp.stop()
 	res.Phases = p.spans(r.start, time.Now())
 	r.catchupVerdict(&res, prodRec, consRec, tracker)
+	c.BaselineLate, _ = parts.late.phase("baseline", 0)
+	c.CatchupLate, _ = parts.late.phase("catchup", 0)
+	c.BaselineRequests, _ = parts.requests.phase("baseline", 0)
+	c.CatchupRequests, _ = parts.requests.phase("catchup", 0)
 	res.Totals = prodRec.totals()
 	return res, stopErr
 }

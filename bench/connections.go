@@ -47,7 +47,7 @@ func (r *run) connections(ctx context.Context) (Result, error) {
 	lightRec := r.newRecorder(p, "light")
 	planned := cfg.Warmup + cfg.Baseline + cfg.Duration
 	smp := r.startSampler(ScenarioConnections, planned, p, prodRec, nil)
-	prod, err := startProducers(cfg, prodRec, false, r.start)
+	prod, err := startProducers(cfg, prodRec, nil, false, r.start)
 	if err != nil {
 		smp.stop()
 		return Result{}, err

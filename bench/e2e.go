@@ -35,7 +35,7 @@ func (r *run) e2e(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	smp := r.startSampler(ScenarioE2E, cfg.Warmup+cfg.Duration, p, prodRec, consRec)
-	prod, err := startProducers(cfg, prodRec, true, r.start)
+	prod, err := startProducers(cfg, prodRec, nil, true, r.start)
 	if err != nil {
 		cons.stop()
 		smp.stop()

@@ -13,7 +13,7 @@ func (r *run) produce(ctx context.Context) (Result, error) {
 	p := newPhases(r.start, measuredPhases(cfg.Warmup, "measure")...)
 	rec := r.newRecorder(p, "producer")
 	smp := r.startSampler(ScenarioProduce, cfg.Warmup+cfg.Duration, p, rec, nil)
-	prod, err := startProducers(cfg, rec, false, r.start)
+	prod, err := startProducers(cfg, rec, nil, false, r.start)
 	if err != nil {
 		smp.stop()
 		return Result{}, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // flushTimeout bounds how long stop waits for records still in flight;
@@ -20,6 +21,7 @@ const flushTimeout = 15 * time.Second
 type producerGroup struct {
 	cfg     *Config
 	rec     *recorder
+	parts   *sendParts // nil: not split
 	payload *payload
 	stamp   bool // write the due time into the first 8 value bytes (e2e)
 
@@ -31,12 +33,43 @@ type producerGroup struct {
 	wg         sync.WaitGroup
 }
 
+// sendParts splits a paced send's latency (measured from its due time) in
+// two of its parts, each recorded per phase like the latency itself:
+//   - late: how long after its due time the send loop handed the record
+//     to kgo. This is the bench's own timing: when no thread of the
+//     process is awake, Go's runtime sleeps in epoll_wait, whose timeout
+//     is whole milliseconds, so a send due in 200 µs comes up to 1 ms late;
+//   - requests: each Produce request's round trip as kgo times it, from
+//     the start of its write to the end of reading its response. With
+//     kgo's one Produce request in flight per broker (idempotent
+//     producers), a record waits for the request before its own, so its
+//     latency holds up to two round trips.
+//
+// What the broker adds shows in requests, not in late.
+type sendParts struct {
+	late, requests *recorder
+}
+
+// OnBrokerE2E records the round trip of every Produce request answered.
+func (sp *sendParts) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	if key != int16(kmsg.Produce) || e.WriteErr != nil || e.ReadErr != nil {
+		return
+	}
+	sp.requests.observe(e.DurationE2E(), 0)
+}
+
 // startProducers creates the clients and starts sending. Paced producers
-// share cfg.Rate equally, their schedules interleaved from start.
-func startProducers(cfg *Config, rec *recorder, stamp bool, start time.Time) (*producerGroup, error) {
-	g := &producerGroup{cfg: cfg, rec: rec, payload: newPayload(cfg.RecordSize), stamp: stamp}
+// share cfg.Rate equally, their schedules interleaved from start. parts, if
+// not nil, records the sends' lateness and the Produce requests' round
+// trips.
+func startProducers(cfg *Config, rec *recorder, parts *sendParts, stamp bool, start time.Time) (*producerGroup, error) {
+	g := &producerGroup{cfg: cfg, rec: rec, parts: parts, payload: newPayload(cfg.RecordSize), stamp: stamp}
+	opts := producerOpts(cfg)
+	if parts != nil {
+		opts = append(opts, kgo.WithHooks(parts))
+	}
 	for range cfg.Producers {
-		cl, err := kgo.NewClient(producerOpts(cfg)...)
+		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			g.closeClients()
 			return nil, fmt.Errorf("bench: producer client: %w", err)
@@ -80,6 +113,9 @@ func (g *producerGroup) sendLoop(cl *kgo.Client, pacer *Pacer) {
 			due = time.Now()
 		}
 		r := &kgo.Record{Value: g.value(n, size, due)}
+		if g.parts != nil && pacer != nil {
+			g.parts.late.observe(time.Since(due), 0)
+		}
 		cl.Produce(g.produceCtx, r, func(r *kgo.Record, err error) {
 			latency := time.Since(due)
 			if err != nil {

@@ -61,6 +61,15 @@ func WriteTable(w io.Writer, r Result) error {
 		b, c := k.BaselineClient, k.CatchupClient
 		fmt.Fprintf(w, "this client, baseline → catch-up: CPU %.0f%% → %.0f%%, scheduler wait p99 %.0f → %.0f µs (max %.0f → %.0f µs), GC cycles %d → %d (longest pause %.0f → %.0f µs)\n",
 			b.CPUPercent, c.CPUPercent, b.SchedP99Us, c.SchedP99Us, b.SchedMaxUs, c.SchedMaxUs, b.GCCycles, c.GCCycles, b.GCPauseMaxUs, c.GCPauseMaxUs)
+		if k.BaselineRequests.Count > 0 && k.CatchupRequests.Count > 0 {
+			b, c := k.BaselineRequests, k.CatchupRequests
+			fmt.Fprintf(w, "its Produce requests' round trip, baseline → catch-up: p50 %d → %d µs, p99 %d → %d µs (%d → %d requests)\n",
+				b.P50, c.P50, b.P99, c.P99, b.Count, c.Count)
+		}
+		if k.BaselineLate.Count > 0 && k.CatchupLate.Count > 0 {
+			b, c := k.BaselineLate, k.CatchupLate
+			fmt.Fprintf(w, "its sends, after their due time (the bench's own timer): p50 %d → %d µs, p99 %d → %d µs\n", b.P50, c.P50, b.P99, c.P99)
+		}
 		if bm, cm := k.BaselineMachine, k.CatchupMachine; bm != nil && cm != nil {
 			fmt.Fprintf(w, "this machine (Linux PSI), baseline → catch-up: some task waiting for a CPU %.1f%% → %.1f%% of the time, for I/O %.1f%% → %.1f%%\n",
 				bm.CPUSomePercent, cm.CPUSomePercent, bm.IOSomePercent, cm.IOSomePercent)

@@ -136,6 +136,14 @@ type CatchupResult struct {
 	// broker's /metrics (see BrokerLatency).
 	BaselineBroker *BrokerProduce `json:"baseline_broker_produce,omitempty"`
 	CatchupBroker  *BrokerProduce `json:"catchup_broker_produce,omitempty"`
+	// BaselineLate and CatchupLate are how long after their due time the
+	// sends were handed to the client; BaselineRequests and
+	// CatchupRequests are the round trips of its Produce requests (see
+	// sendParts).
+	BaselineLate     Latency `json:"baseline_send_late_us"`
+	CatchupLate      Latency `json:"catchup_send_late_us"`
+	BaselineRequests Latency `json:"baseline_produce_requests_us"`
+	CatchupRequests  Latency `json:"catchup_produce_requests_us"`
 }
 
 // ConnectionsResult is the connection scenario's verdict.

@@ -147,6 +147,15 @@ func TestCatchupAgainstKfake(t *testing.T) {
 	if b := res.Catchup.BaselineClient; b.CPUPercent <= 0 || b.SchedMaxUs <= 0 {
 		t.Errorf("client runtime in the baseline: %+v", b)
 	}
+	// In the baseline every send was handed to kgo and went in a Produce
+	// request: as many lateness samples as sends (give or take the window's
+	// edges), and at least one request, at most one per send.
+	if c := res.Catchup; c.BaselineLate.Count < c.BaselineLatency.Count/2 || c.BaselineRequests.Count == 0 ||
+		c.BaselineRequests.Count > c.BaselineLate.Count+10 || c.BaselineRequests.P50 <= 0 {
+		t.Errorf("baseline sends: %d acknowledged, %d handed to kgo, requests %+v", c.BaselineLatency.Count, c.BaselineLate.Count, c.BaselineRequests)
+	}
+	wantObject(t, wantObject(t, m, "catchup"), "baseline_produce_requests_us")
+	wantObject(t, wantObject(t, m, "catchup"), "baseline_send_late_us")
 
 	// Where Linux reports pressure stall information, both windows carry
 	// the machine's CPU and I/O pressure, shares of wall time.
