@@ -63,6 +63,13 @@ func NewNicedDispatcher(workers, nice int) (*PoolDispatcher, error) {
 // other goroutines.
 func lockNiced(nice int) error {
 	runtime.LockOSThread()
+	return setThreadNice(nice)
+}
+
+// setThreadNice sets the calling thread's nice value; a variable so that a
+// test can make it fail (as it does for an unprivileged process asked for
+// a value below its own).
+var setThreadNice = func(nice int) error {
 	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice)
 }
 

@@ -2,6 +2,7 @@ package supervision
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"runtime"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // threadNice reads the nice value of the calling goroutine's current OS
@@ -100,4 +103,27 @@ func waitNoThreadsAt(t *testing.T, nice int, when string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// When a worker's priority cannot be set, NewNicedDispatcher says so and
+// still returns a dispatcher that runs every activation (at normal
+// priority), so that the caller can log the error and go on.
+func TestNicedDispatcherWorksWhenPriorityFails(t *testing.T) {
+	set := setThreadNice
+	t.Cleanup(func() { setThreadNice = set })
+	setThreadNice = func(int) error { return unix.EPERM }
+	d, err := NewNicedDispatcher(2, 5)
+	if !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "nice 5") {
+		t.Fatalf("error %v, want EPERM for nice 5", err)
+	}
+	if d == nil {
+		t.Fatal("no dispatcher")
+	}
+	defer d.Stop()
+	var wg sync.WaitGroup
+	wg.Add(10)
+	for range 10 {
+		d.Schedule(wg.Done)
+	}
+	wg.Wait()
 }
