@@ -23,13 +23,14 @@ import (
 // takes S3 some tens of milliseconds, and the next window is loaded while
 // half of this one is unread (prefetchAfter), so a partition still reads
 // from S3 at tens of MiB/s without waiting on it.
-const (
-	readaheadMinBytes = 512 << 10
-	readaheadMaxBytes = 4 << 20
-)
+const readaheadMinBytes = 512 << 10
+
+// ReadaheadMaxBytes is the largest window the cold path loads at once, for
+// any block cache of four times that or more.
+const ReadaheadMaxBytes = 4 << 20
 
 func (b *Broker) readaheadCap() int64 {
-	return min(readaheadMaxBytes, b.cfg.BlockCacheBytes/4)
+	return min(ReadaheadMaxBytes, b.cfg.BlockCacheBytes/4)
 }
 
 // readCold serves a fetch partition whose offset has left the log cache.

@@ -12,12 +12,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/floe-io/floe/actors"
 	"github.com/floe-io/floe/persistence/objstore"
 )
-
-// readaheadCap is actors.readaheadMaxBytes: no load of the cold path may be
-// larger, however far a reader runs ahead.
-const readaheadCap = 4 << 20
 
 // recordingStore records the range of every read into buffers (the cold
 // loaders' reads) before passing it on, so a test sees the readahead
@@ -142,8 +139,10 @@ func TestColdReadaheadGrowsToCap(t *testing.T) {
 		t.Errorf("first load %d bytes: the window starts at one block", reads[0])
 	}
 	largest := slices.Max(reads)
-	if largest > readaheadCap {
-		t.Errorf("a load of %d bytes: the cap is %d", largest, readaheadCap)
+	// No load of the cold path may be larger, however far a reader runs
+	// ahead.
+	if largest > actors.ReadaheadMaxBytes {
+		t.Errorf("a load of %d bytes: the cap is %d", largest, actors.ReadaheadMaxBytes)
 	}
 	// A block holds whole batches, here of almost 1 MB each, so a 2 MiB
 	// window holds two blocks; only a window at the cap loads more.
