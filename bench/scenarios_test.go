@@ -154,6 +154,16 @@ func TestCatchupAgainstKfake(t *testing.T) {
 		c.BaselineRequests.Count > c.BaselineLate.Count+10 || c.BaselineRequests.P50 <= 0 {
 		t.Errorf("baseline sends: %d acknowledged, %d handed to kgo, requests %+v", c.BaselineLatency.Count, c.BaselineLate.Count, c.BaselineRequests)
 	}
+	// Both are parts of a send's latency: a record is handed to kgo after
+	// its due time, and its request is written after that and answered
+	// before its promise runs. So neither can exceed the longest send
+	// acknowledged in the baseline or the catch-up (where a send handed
+	// over at the baseline's end is acknowledged).
+	if c := res.Catchup; c.BaselineLate.Max > max(c.BaselineLatency.Max, c.CatchupLatency.Max) ||
+		c.BaselineRequests.Max > max(c.BaselineLatency.Max, c.CatchupLatency.Max) {
+		t.Errorf("a part of a send longer than any send: late max %d µs, request max %d µs, sends max %d and %d µs",
+			c.BaselineLate.Max, c.BaselineRequests.Max, c.BaselineLatency.Max, c.CatchupLatency.Max)
+	}
 	wantObject(t, wantObject(t, m, "catchup"), "baseline_produce_requests_us")
 	wantObject(t, wantObject(t, m, "catchup"), "baseline_send_late_us")
 
