@@ -35,8 +35,10 @@ type FetchFrame struct {
 // whole response frame, byte for byte what AppendResponse would produce if
 // every partition's RecordBatches were the concatenation of
 // records(topicIndex, partitionIndex). resp's own RecordBatches fields are
-// ignored; a partition with no record slices is encoded as null records, as
-// kmsg encodes a nil RecordBatches. Record slices are referenced, not copied
+// ignored; a partition with no record slices is encoded as empty records
+// (length 0), as Apache Kafka writes them: librdkafka refuses null records
+// ("invalid MessageSetSize -1") and never sees the end of the partition.
+// Record slices are referenced, not copied
 // (except those under FetchCopyBelow), so they must not change until the
 // frame is written; slices that lie back to back in memory are written as
 // one part. Response fields floe never sets (aborted transactions,
@@ -85,9 +87,9 @@ func AppendFetchFrame(correlationID int32, resp *kmsg.FetchResponse, records fun
 			parts := records(ti, pi)
 			if len(parts) == 0 {
 				if flexible {
-					e.buf = append(e.buf, 0)
+					e.buf = append(e.buf, 1) // compact length 0
 				} else {
-					e.buf = binary.BigEndian.AppendUint32(e.buf, math.MaxUint32)
+					e.buf = binary.BigEndian.AppendUint32(e.buf, 0)
 				}
 			} else {
 				n := 0

@@ -80,9 +80,8 @@ func TestAppendFetchFrameMatchesKmsg(t *testing.T) {
 			// kmsg's encoding of the same response, records concatenated.
 			for ti := range resp.Topics {
 				for pi := range resp.Topics[ti].Partitions {
-					if parts := records[ti][pi]; len(parts) > 0 {
-						resp.Topics[ti].Partitions[pi].RecordBatches = bytes.Join(parts, nil)
-					}
+					// Empty, never null: see AppendFetchFrame.
+					resp.Topics[ti].Partitions[pi].RecordBatches = append([]byte{}, bytes.Join(records[ti][pi], nil)...)
 				}
 			}
 			want := AppendResponse(nil, corr, resp)
