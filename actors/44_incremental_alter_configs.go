@@ -89,6 +89,13 @@ func (tm *topicManager) alterOne(res kmsg.IncrementalAlterConfigsRequestResource
 			return kerr.InvalidRequest.Code, "unknown config operation"
 		}
 	}
+	return tm.applyConfigs(t, set, remove, validateOnly)
+}
+
+// applyConfigs validates set, then, unless validateOnly, stores set and
+// removes the remove names (back to their defaults) in one metadata write
+// and publishes the topic's new configs.
+func (tm *topicManager) applyConfigs(t *topicEntry, set map[string]string, remove []string, validateOnly bool) (int16, string) {
 	for name, value := range set {
 		if err := validateTopicConfig(name, value); err != nil {
 			return kerr.InvalidConfig.Code, err.Error()

@@ -244,7 +244,7 @@ func (b *Broker) handlerTable() [kmsg.MaxKey + 1]func(*netloop.Request) {
 		route(b.handleProduce), route(b.handleFetch), route(b.handleListOffsets), route(b.handleMetadata),
 		route(b.handleApiVersions), route(b.handleCreateTopics), route(b.handleDeleteTopics),
 		route(b.handleCreatePartitions), route(b.handleInitProducerID), route(b.handleDescribeConfigs),
-		route(b.handleIncrementalAlterConfigs), route(b.handleDescribeCluster), route(b.handleDeleteRecords),
+		route(b.handleAlterConfigs), route(b.handleIncrementalAlterConfigs), route(b.handleDescribeCluster), route(b.handleDeleteRecords),
 		// Consumer groups (group_service.go): FindCoordinator is answered
 		// on the loop, the others go to the group manager actor.
 		route(b.handleFindCoordinator), route(b.handleOffsetCommit), route(b.handleOffsetFetch),

@@ -30,6 +30,10 @@ type (
 		r   *netloop.Request
 		req *kmsg.IncrementalAlterConfigsRequest
 	}
+	replaceConfigsMsg struct {
+		r   *netloop.Request
+		req *kmsg.AlterConfigsRequest
+	}
 	metadataMsg struct {
 		r   *netloop.Request
 		req *kmsg.MetadataRequest
@@ -68,6 +72,8 @@ func (tm *topicManager) Receive(ctx actor.Context) {
 		tm.createPartitions(m)
 	case *alterConfigsMsg:
 		tm.alterConfigs(m)
+	case *replaceConfigsMsg:
+		tm.replaceConfigs(m)
 	case *metadataMsg:
 		tm.autoCreateFor(m.r, m.req)
 		m.r.Respond(tm.b.metadataResponse(m.req))

@@ -334,6 +334,42 @@ func TestTopicAdmin(t *testing.T) {
 		t.Errorf("bad alter: %v", ar[0].Err)
 	}
 
+	// The older, whole-set AlterConfigs (kafkajs and sarama send it): the
+	// configs given replace every one set before, which go back to their
+	// defaults; validate-only changes nothing.
+	if ar, err := adm.ValidateAlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "cleanup.policy", Value: kadm.StringPtr("compact")}}, "admin"); err != nil || ar[0].Err != nil {
+		t.Fatalf("validate whole-set alter: %v %v", err, ar)
+	}
+	rc, _ = adm.DescribeTopicConfigs(ctx, "admin")
+	if conf = configMap(t, rc); conf["cleanup.policy"] != "delete" || conf["retention.bytes"] != "1048576" {
+		t.Fatalf("after validate-only whole-set alter: %v", conf)
+	}
+	if ar, err := adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "cleanup.policy", Value: kadm.StringPtr("compact")}}, "admin"); err != nil || ar[0].Err != nil {
+		t.Fatalf("whole-set alter: %v %v", err, ar)
+	}
+	rc, _ = adm.DescribeTopicConfigs(ctx, "admin")
+	if conf = configMap(t, rc); conf["cleanup.policy"] != "compact" || conf["retention.bytes"] != "-1" {
+		t.Fatalf("after whole-set alter: %v", conf)
+	}
+	for _, c := range []struct {
+		configs []kadm.AlterConfig
+		topic   string
+		want    error
+	}{
+		{[]kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("soon")}}, "admin", kerr.InvalidConfig},
+		{[]kadm.AlterConfig{{Name: "no.such.config", Value: kadm.StringPtr("1")}}, "admin", kerr.InvalidConfig},
+		{[]kadm.AlterConfig{{Name: "retention.ms"}}, "admin", kerr.InvalidRequest},
+		{nil, "missing", kerr.UnknownTopicOrPartition},
+	} {
+		if ar, _ := adm.AlterTopicConfigsState(ctx, c.configs, c.topic); len(ar) != 1 || !errors.Is(ar[0].Err, c.want) {
+			t.Errorf("whole-set alter %v of %s: %v, want %v", c.configs, c.topic, ar, c.want)
+		}
+	}
+	rc, _ = adm.DescribeTopicConfigs(ctx, "admin")
+	if conf = configMap(t, rc); conf["cleanup.policy"] != "compact" {
+		t.Fatalf("a refused whole-set alter changed the configs: %v", conf)
+	}
+
 	// partitions grow, never shrink.
 	if r, err := adm.CreatePartitions(ctx, 3, "admin"); err != nil || r["admin"].Err != nil {
 		t.Fatalf("create partitions: %v %v", err, r)

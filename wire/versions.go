@@ -21,7 +21,7 @@ type APIRange struct {
 // Sources for the ranges: the per-version notes in kmsg's generated.go and
 // Kafka's message JSON (KIP numbers below). Kafka 4.0 dropped everything
 // older than 2.1 (KIP-896); where our Min is below that it costs nothing.
-func apiTable() [26]APIRange {
+func apiTable() [27]APIRange {
 	return [...]APIRange{
 		// Produce 3..12. v3 is the first that carries record batches
 		// (magic 2) only; v0-2 carry message sets, which we do not store.
@@ -139,6 +139,11 @@ func apiTable() [26]APIRange {
 		// DescribeConfigs 0..4: all of kmsg's versions; v3 adds
 		// documentation (KIP-569), v4 is flexible.
 		{Key: int16(kmsg.DescribeConfigs), Min: 0, Max: 4},
+
+		// AlterConfigs 0..2: all of kmsg's versions; v2 is flexible. The
+		// older, whole-set form that kafkajs, sarama and librdkafka's
+		// AlterConfigs still send.
+		{Key: int16(kmsg.AlterConfigs), Min: 0, Max: 2},
 
 		// CreatePartitions 0..3: all of kmsg's versions; v2 is flexible.
 		{Key: int16(kmsg.CreatePartitions), Min: 0, Max: 3},

@@ -52,6 +52,7 @@ func TestSupportedAPIsRanges(t *testing.T) {
 		kmsg.DeleteTopics:            {1, 6},
 		kmsg.InitProducerID:          {0, 5},
 		kmsg.DescribeConfigs:         {0, 4},
+		kmsg.AlterConfigs:            {0, 2},
 		kmsg.CreatePartitions:        {0, 3},
 		kmsg.IncrementalAlterConfigs: {0, 1},
 		kmsg.DescribeCluster:         {0, 1},
