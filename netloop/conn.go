@@ -40,6 +40,10 @@ type connState struct {
 	slots    []slot // ring indexed by seq % len: the reorder buffer
 	inflight int
 	paused   bool
+	// closing: the connection reads no more frames and closes once the
+	// answers to every request before closeSeq are written (closeAfter).
+	closing  bool
+	closeSeq uint64
 	// backlog[head:] holds the parts of answered responses not yet handed
 	// to writev, in order (their bytes are counted in Server.unwritten);
 	// parked tells whether the connection waits on its loop's backlogged
@@ -68,10 +72,9 @@ func (cs *connState) overdue(now int64) bool {
 func (cs *connState) accept(c *completion) bool {
 	s := &cs.slots[c.seq%uint64(len(cs.slots))]
 	if c.kind == completionClose {
-		s.state = slotFree
-		cs.loop.server.inflightDone()
-		_ = cs.c.Close()
-		return false
+		// The handler's close takes the request's place in the answer
+		// order: the answers before it are still written.
+		cs.closeAfter(c.seq + 1)
 	}
 	s.state = slotReady
 	s.data, s.vec, s.written, s.queued = c.data, c.vec, c.written, c.queued
@@ -107,6 +110,35 @@ const maxIovecs = 1024
 // answer on another connection of the loop would otherwise wait behind.
 var writeSlice = 256 << 10 // a variable only so that a benchmark can compare
 
+// closeAfter makes the connection stop reading and close once the answers
+// to the requests before seq are written. Kafka reads a connection's next
+// request only after answering the one before, so a client that pipelines
+// a request the broker refuses (kafka-python's version probe sends
+// ApiVersions and then Metadata v0) still gets every earlier answer.
+func (cs *connState) closeAfter(seq uint64) {
+	if !cs.closing || seq < cs.closeSeq {
+		cs.closeSeq = seq
+	}
+	cs.closing = true
+}
+
+// owesNothing reports whether a closing connection has written every answer
+// it owes.
+func (cs *connState) owesNothing() bool {
+	return cs.closing && cs.writeSeq >= cs.closeSeq && cs.head == len(cs.backlog)
+}
+
+// refuse closes the connection after the answers to the requests read so far
+// (see closeAfter), for a frame that cannot be served: gnet.Close when none
+// is owed.
+func (cs *connState) refuse() gnet.Action {
+	cs.closeAfter(cs.nextSeq)
+	if cs.owesNothing() {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
 // flush moves every response whose predecessors are answered to the
 // backlog, writes what it can (see writeBacklog), then resumes reading if
 // the connection was paused at its in-flight limit.
@@ -117,7 +149,7 @@ func (cs *connState) flush() {
 	n := uint64(len(cs.slots))
 	var now int64
 	added := 0
-	for cs.inflight > 0 {
+	for cs.inflight > 0 && !(cs.closing && cs.writeSeq >= cs.closeSeq) {
 		s := &cs.slots[cs.writeSeq%n]
 		if s.state != slotReady {
 			break
@@ -207,6 +239,9 @@ func (cs *connState) writeBacklog() {
 		if cap(cs.backlog) > keepParts {
 			cs.backlog = nil // release what one response of many parts grew
 		}
+		if cs.owesNothing() {
+			_ = cs.c.Close() // gnet writes what it still holds, then closes
+		}
 	}
 }
 
@@ -233,6 +268,15 @@ func (cs *connState) dropBacklog() {
 func (cs *connState) readFrames() gnet.Action {
 	srv := cs.loop.server
 	for {
+		if cs.closing {
+			// Frames after a refused one are not read; a client that
+			// keeps sending meanwhile is cut off as a paused one is.
+			if cs.c.InboundBuffered() > 2*srv.opts.MaxFrameBytes {
+				srv.logger.Warn("closing connection: inbound buffer over limit while closing", "remote", cs.remote, "buffered", cs.c.InboundBuffered())
+				return gnet.Close
+			}
+			return gnet.None
+		}
 		if srv.draining.Load() {
 			return gnet.None
 		}
@@ -251,7 +295,7 @@ func (cs *connState) readFrames() gnet.Action {
 		size, err := wire.FrameSize(prefix, int32(srv.opts.MaxFrameBytes))
 		if err != nil {
 			srv.logger.Warn("closing connection: bad frame size", "remote", cs.remote, "err", err)
-			return gnet.Close
+			return cs.refuse()
 		}
 		if cs.c.InboundBuffered() < 4+size {
 			return gnet.None
@@ -286,12 +330,12 @@ func (cs *connState) dispatch(frame []byte) gnet.Action {
 			return gnet.None
 		}
 		srv.logger.Warn("closing connection: bad request header", "remote", cs.remote, "api_key", h.Key, "api_version", h.Version, "err", err)
-		return gnet.Close
+		return cs.refuse()
 	}
 	req, err := wire.DecodeRequest(h, body)
 	if err != nil {
 		srv.logger.Warn("closing connection: undecodable request", "remote", cs.remote, "api_key", h.Key, "api_version", h.Version, "err", err)
-		return gnet.Close
+		return cs.refuse()
 	}
 	r := cs.newRequest(h, req, time.Now())
 	srv.handler.Serve(r)

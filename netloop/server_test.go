@@ -318,3 +318,85 @@ func TestRespondFrameInParts(t *testing.T) {
 		}
 	}
 }
+
+// A refused frame closes the connection only after the answers to the
+// requests before it are written (kafka-python pipelines ApiVersions and a
+// Metadata v0 it expects to be refused); the requests after it are not read.
+func TestRefusedFrameClosesAfterEarlierAnswers(t *testing.T) {
+	var served atomic.Int32
+	h := handlerFunc(func(r *Request) {
+		served.Add(1)
+		go func() {
+			time.Sleep(50 * time.Millisecond) // the refusal is read long before
+			r.Respond(kmsg.NewPtrApiVersionsResponse())
+		}()
+	})
+	s := startServer(t, Options{}, h)
+	unknownKey := append(binary.BigEndian.AppendUint32(nil, 10), 0x7f, 0x00, 0, 0, 0, 0, 0, 9, 0, 0)
+	for name, bad := range map[string][]byte{
+		"bad header": unknownKey,
+		"bad size":   binary.BigEndian.AppendUint32(nil, 0x80000001),
+	} {
+		t.Run(name, func(t *testing.T) {
+			served.Store(0)
+			conn, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var out []byte
+			out = append(out, apiVersionsFrame(1)...)
+			out = append(out, apiVersionsFrame(2)...)
+			out = append(out, bad...)
+			out = append(out, apiVersionsFrame(3)...)
+			if _, err := conn.Write(out); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			r := bufio.NewReader(conn)
+			for _, want := range []int32{1, 2} {
+				if got := readCorrelation(t, r); got != want {
+					t.Fatalf("got %d, want %d", got, want)
+				}
+			}
+			if _, err := r.ReadByte(); !errors.Is(err, io.EOF) && !isReset(err) {
+				t.Fatalf("after the answers: %v, want the connection closed", err)
+			}
+			if n := served.Load(); n != 2 {
+				t.Fatalf("%d requests served, want the 2 before the refused frame", n)
+			}
+		})
+	}
+}
+
+// A handler's Close takes its request's place in the answer order: the
+// answers before it are written, those after it are not.
+func TestHandlerCloseAfterEarlierAnswers(t *testing.T) {
+	h := handlerFunc(func(r *Request) {
+		corr := r.Header.CorrelationID
+		go func() {
+			switch corr {
+			case 3:
+				r.Close("test")
+			case 1, 2:
+				time.Sleep(50 * time.Millisecond) // answered after the close
+				r.Respond(kmsg.NewPtrApiVersionsResponse())
+			default:
+				r.Respond(kmsg.NewPtrApiVersionsResponse())
+			}
+		}()
+	})
+	s := startServer(t, Options{}, h)
+	conn := pipelineFrom(t, s, 1, 4)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	for _, want := range []int32{1, 2} {
+		if got := readCorrelation(t, r); got != want {
+			t.Fatalf("got %d, want %d", got, want)
+		}
+	}
+	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("after the answers: %v, want the connection closed", err)
+	}
+	waitFor(t, func() bool { return s.InFlight() == 0 })
+}
