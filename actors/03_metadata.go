@@ -4,7 +4,8 @@ package actors
 //
 // Behaviour: one broker (this one) leads every partition, with leader epoch
 // 0 and itself as the only replica and ISR. Topic ids are returned from v10.
-// A request for all topics (null list) lists every topic. Requested topics
+// A request for all topics (a null list; at v0, an empty one) lists every
+// topic. Requested topics
 // that do not exist are created when auto-creation is on and the request
 // allows it (v4+ flag); the request then goes through the topic manager and
 // is answered once they exist. Invalid names get INVALID_TOPIC_EXCEPTION.
@@ -21,6 +22,9 @@ import (
 )
 
 func (b *Broker) handleMetadata(r *netloop.Request, req *kmsg.MetadataRequest) {
+	if r.Header.Version == 0 && len(req.Topics) == 0 {
+		req.Topics = nil // v0 has no null list: empty asks for every topic
+	}
 	if b.cfg.AutoCreateTopics && (r.Header.Version < 4 || req.AllowAutoTopicCreation) {
 		snap := b.reg.load()
 		for _, t := range req.Topics {

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // testConfig is a node on port 0 in a fresh directory under the package dir
@@ -462,4 +463,45 @@ func TestAcksZero(t *testing.T) {
 		return err == nil && o.Offset == 500
 	})
 	consumeAll(t, n, "fire-and-forget", 1, 500, 100)
+}
+
+// Metadata v0 has no null topic list: an empty one asks for every topic
+// (from v1 it asks for none). kafka-python 2.0's version probe pipelines
+// ApiVersions v0 and Metadata v0 on one connection and needs both answered.
+func TestMetadataV0ListsEveryTopic(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	createTopic(t, cl, "v0-a", 1, nil)
+	createTopic(t, cl, "v0-b", 2, nil)
+
+	c := dialRaw(t, n)
+	av := kmsg.NewPtrApiVersionsRequest()
+	md := kmsg.NewPtrMetadataRequest()
+	md.Topics = []kmsg.MetadataRequestTopic{}
+	corrAV := c.send(av)
+	corrMD := c.send(md)
+	avResp := kmsg.NewPtrApiVersionsResponse()
+	c.receive(avResp, corrAV)
+	if avResp.ErrorCode != 0 {
+		t.Fatalf("ApiVersions error %d", avResp.ErrorCode)
+	}
+	mdResp := kmsg.NewPtrMetadataResponse()
+	c.receive(mdResp, corrMD)
+	got := map[string]int{}
+	for _, tp := range mdResp.Topics {
+		got[*tp.Topic] = len(tp.Partitions)
+	}
+	if got["v0-a"] != 1 || got["v0-b"] != 2 || len(mdResp.Brokers) != 1 {
+		t.Fatalf("Metadata v0 with no topics answered %v, brokers %d; want every topic", got, len(mdResp.Brokers))
+	}
+
+	md.Version = 1 // the same empty list asks for none from v1
+	corrMD = c.send(md)
+	mdResp = kmsg.NewPtrMetadataResponse()
+	mdResp.Version = 1
+	c.receive(mdResp, corrMD)
+	if len(mdResp.Topics) != 0 {
+		t.Fatalf("Metadata v1 with an empty list answered %d topics, want none", len(mdResp.Topics))
+	}
 }

@@ -53,11 +53,14 @@ func apiTable() [27]APIRange {
 		// (KIP-1075). v11 is kmsg's max.
 		{Key: int16(kmsg.ListOffsets), Min: 1, Max: 11},
 
-		// Metadata 1..12. From v1 a null topic list means "all topics"
-		// and an empty one means none (v0 used empty for all). v10+
+		// Metadata 0..12. From v1 a null topic list means "all topics"
+		// and an empty one means none; v0 used empty for all, which the
+		// handler maps. v0 stays although Kafka 4.0 dropped it: the
+		// version probe of kafka-python 2.0 (Debian's python3-kafka)
+		// sends it right after ApiVersions and counts on an answer. v10+
 		// responses carry topic IDs, which we have. v13 (KIP-1102) only
 		// adds a top-level error code; not advertised yet.
-		{Key: int16(kmsg.Metadata), Min: 1, Max: 12},
+		{Key: int16(kmsg.Metadata), Min: 0, Max: 12},
 
 		// Consumer groups (actors/group_service.go). franz-go 1.22
 		// negotiates each to our max; librdkafka 2.x and the Java

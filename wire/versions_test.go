@@ -46,7 +46,7 @@ func TestSupportedAPIsRanges(t *testing.T) {
 		kmsg.Produce:                 {3, 12},
 		kmsg.Fetch:                   {4, 12},
 		kmsg.ListOffsets:             {1, 11},
-		kmsg.Metadata:                {1, 12},
+		kmsg.Metadata:                {0, 12},
 		kmsg.ApiVersions:             {0, 4},
 		kmsg.CreateTopics:            {2, 7},
 		kmsg.DeleteTopics:            {1, 6},
@@ -111,7 +111,8 @@ func TestVersionSupported(t *testing.T) {
 		{int16(kmsg.ApiVersions), 0, true},
 		{int16(kmsg.ApiVersions), 4, true},
 		{int16(kmsg.ApiVersions), 5, false},
-		{int16(kmsg.Metadata), 0, false},
+		{int16(kmsg.Metadata), 0, true}, // kafka-python 2.0's probe
+		{int16(kmsg.OffsetFetch), 0, false},
 		{int16(kmsg.DescribeCluster), 1, true},
 		{int16(kmsg.DescribeCluster), -1, false},
 		{int16(kmsg.JoinGroup), 0, true},
