@@ -352,16 +352,7 @@ func TestRefusedFrameClosesAfterEarlierAnswers(t *testing.T) {
 			if _, err := conn.Write(out); err != nil {
 				t.Fatal(err)
 			}
-			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			r := bufio.NewReader(conn)
-			for _, want := range []int32{1, 2} {
-				if got := readCorrelation(t, r); got != want {
-					t.Fatalf("got %d, want %d", got, want)
-				}
-			}
-			if _, err := r.ReadByte(); !errors.Is(err, io.EOF) && !isReset(err) {
-				t.Fatalf("after the answers: %v, want the connection closed", err)
-			}
+			expectAnswersThenClose(t, conn, 1, 2)
 			if n := served.Load(); n != 2 {
 				t.Fatalf("%d requests served, want the 2 before the refused frame", n)
 			}
@@ -388,15 +379,22 @@ func TestHandlerCloseAfterEarlierAnswers(t *testing.T) {
 	})
 	s := startServer(t, Options{}, h)
 	conn := pipelineFrom(t, s, 1, 4)
+	expectAnswersThenClose(t, conn, 1, 2)
+	waitFor(t, func() bool { return s.InFlight() == 0 })
+}
+
+// expectAnswersThenClose reads answers with the correlation ids want, in
+// order, and then finds the connection closed.
+func expectAnswersThenClose(t *testing.T, conn net.Conn, want ...int32) {
+	t.Helper()
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(conn)
-	for _, want := range []int32{1, 2} {
-		if got := readCorrelation(t, r); got != want {
-			t.Fatalf("got %d, want %d", got, want)
+	for _, w := range want {
+		if got := readCorrelation(t, r); got != w {
+			t.Fatalf("got %d, want %d", got, w)
 		}
 	}
 	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) && !isReset(err) {
 		t.Fatalf("after the answers: %v, want the connection closed", err)
 	}
-	waitFor(t, func() bool { return s.InFlight() == 0 })
 }
