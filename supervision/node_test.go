@@ -505,3 +505,64 @@ func TestMetadataV0ListsEveryTopic(t *testing.T) {
 		t.Fatalf("Metadata v1 with an empty list answered %d topics, want none", len(mdResp.Topics))
 	}
 }
+
+// A broker's configs are described under their Kafka names with the values
+// it runs with, read-only; another broker's id is refused, and the
+// cluster-wide default resource holds nothing.
+func TestDescribeBrokerConfigs(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DefaultPartitions = 7
+	n := startNode(t, cfg)
+	defer stopNode(t, n)
+	adm := kadm.NewClient(newClient(t, n))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rc, err := adm.DescribeBrokerConfigs(ctx, 0)
+	if err != nil || len(rc) != 1 || rc[0].Err != nil {
+		t.Fatalf("describe broker 0: %v %v", err, rc)
+	}
+	got := map[string]kadm.Config{}
+	for _, c := range rc[0].Configs {
+		got[c.Key] = c
+	}
+	for name, want := range map[string]string{
+		"num.partitions":                   "7",
+		"broker.id":                        "0",
+		"log.retention.ms":                 "604800000",
+		"group.initial.rebalance.delay.ms": "3000",
+		"advertised.listeners":             "PLAINTEXT://" + n.Addr().String(),
+	} {
+		if c, ok := got[name]; !ok || c.MaybeValue() != want {
+			t.Errorf("%s = %q (listed %v), want %q", name, c.MaybeValue(), ok, want)
+		}
+	}
+	if c := got["num.partitions"]; c.Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Errorf("num.partitions: source %v, want a static broker config", c.Source)
+	}
+	if c := got["log.retention.ms"]; c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("log.retention.ms: source %v, want the default", c.Source)
+	}
+
+	rc, err = adm.DescribeBrokerConfigs(ctx) // the cluster-wide default resource
+	if err != nil || len(rc) != 1 || rc[0].Err != nil || len(rc[0].Configs) != 0 {
+		t.Fatalf("describe the cluster default: %v %v", err, rc)
+	}
+	describe := func(broker string, names ...string) kmsg.DescribeConfigsResponseResource {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		res := kmsg.NewDescribeConfigsRequestResource()
+		res.ResourceType, res.ResourceName, res.ConfigNames = kmsg.ConfigResourceTypeBroker, broker, names
+		req.Resources = append(req.Resources, res)
+		kresp, err := newClient(t, n).Broker(0).Request(ctx, req) // not routed by the resource's name
+		resp, _ := kresp.(*kmsg.DescribeConfigsResponse)
+		if err != nil || resp == nil || len(resp.Resources) != 1 {
+			t.Fatalf("describe broker %q: %v %+v", broker, err, resp)
+		}
+		return resp.Resources[0]
+	}
+	if r := describe("0", "num.partitions", "no.such.config"); len(r.Configs) != 1 || r.Configs[0].Name != "num.partitions" || !r.Configs[0].ReadOnly {
+		t.Errorf("broker 0's num.partitions alone: %+v, want it, read-only", r.Configs)
+	}
+	if r := describe("3"); r.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("broker 3 described by broker 0: error %d, want INVALID_REQUEST", r.ErrorCode)
+	}
+}
