@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -552,5 +553,108 @@ func TestCompleteOnStoppedEngine(t *testing.T) {
 	}
 	if el.refused.Load() == 0 {
 		t.Fatal("no drain task was offered to the loop")
+	}
+}
+
+// closingConn records what is written and when the connection is closed.
+type closingConn struct {
+	gnet.Conn
+	written  []byte
+	closes   int
+	closedAt int // bytes written at the first Close
+}
+
+func (c *closingConn) Writev(bs [][]byte) (int, error) {
+	n := 0
+	for _, b := range bs {
+		c.written = append(c.written, b...)
+		n += len(b)
+	}
+	return n, nil
+}
+
+func (c *closingConn) Close() error {
+	if c.closes == 0 {
+		c.closedAt = len(c.written)
+	}
+	c.closes++
+	return nil
+}
+
+// Answers completing in random order, some requests closed by their
+// handler, and in some rounds a refused frame read part way: exactly the
+// answers before the first close point (the first handler close, or the
+// refused frame after every request read) are written, in order, and the
+// connection is closed only once they all are.
+func TestCloseAfterAnswersRandomized(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 3000 {
+		l := testLoop()
+		conn := &closingConn{}
+		k := 1 + rng.IntN(8)
+		cs := &connState{c: conn, loop: l, slots: make([]slot, 8)}
+		for i := range k {
+			cs.slots[i] = slot{state: slotWaiting} // as newRequest leaves it
+		}
+		cs.nextSeq, cs.inflight = uint64(k), k
+		l.server.inflight.Store(int64(k))
+		kinds := make([]completionKind, k)
+		firstClose := k
+		for i := range k {
+			if rng.IntN(5) == 0 {
+				kinds[i] = completionClose
+				firstClose = min(firstClose, i)
+			}
+		}
+		refuseAt := -1 // the refused frame is read before this many completions
+		if rng.IntN(3) == 0 {
+			refuseAt = rng.IntN(k + 1)
+		}
+		limit, wantClose := firstClose, firstClose < k || refuseAt >= 0
+		var want []byte
+		for i := range limit {
+			want = fmt.Appendf(want, "answer-%d;", i)
+		}
+
+		order := rng.Perm(k)
+		for j := 0; j <= k; j++ {
+			if j == refuseAt && cs.refuse() == gnet.Close {
+				_ = conn.Close() // what gnet does with the action
+			}
+			if j == k {
+				break
+			}
+			seq := order[j]
+			c := completion{conn: cs, seq: uint64(seq), kind: kinds[seq]}
+			if c.kind != completionClose {
+				c.data = fmt.Appendf(nil, "answer-%d;", seq)
+			}
+			if cs.accept(&c) {
+				cs.flush()
+			}
+		}
+		for cs.head < len(cs.backlog) {
+			cs.writeBacklog()
+		}
+
+		if !bytes.Equal(conn.written, want) {
+			t.Fatalf("round %d (%d requests, first close %d, refused before completion %d, order %v): wrote %q, want %q",
+				round, k, firstClose, refuseAt, order, conn.written, want)
+		}
+		if (conn.closes > 0) != wantClose {
+			t.Fatalf("round %d: closed %d times, want closed %v", round, conn.closes, wantClose)
+		}
+		if wantClose && conn.closedAt != len(want) {
+			t.Fatalf("round %d: closed with %d bytes written, before the %d owed", round, conn.closedAt, len(want))
+		}
+		// A handler's close takes its request's slot; the answers after
+		// the close point stay in theirs until OnClose.
+		moved := uint64(limit)
+		if firstClose < k {
+			moved++
+		}
+		if wantClose && cs.writeSeq != moved {
+			t.Fatalf("round %d: answers moved up to %d, want %d", round, cs.writeSeq, moved)
+		}
 	}
 }
