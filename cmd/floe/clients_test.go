@@ -1,8 +1,8 @@
 package main
 
 // Clients in other languages against the real binary: librdkafka (through
-// kcat), kafkajs and kafka-python, each a Kafka protocol implementation of
-// its own. Each client writes records that franz-go reads back, and reads,
+// kcat and confluent-kafka-python), kafkajs and kafka-python, each a Kafka
+// protocol implementation of its own. Each client writes records that franz-go reads back, and reads,
 // in a consumer group, records franz-go wrote as well as its own; the test
 // compares both ways byte for byte and checks the group's committed
 // offsets. A client that is not installed skips its test, unless
@@ -379,4 +379,26 @@ func topicConfig(t *testing.T, addr, topic, name string) string {
 	}
 	t.Fatalf("no config %s", name)
 	return ""
+}
+
+// confluent-kafka-python, librdkafka's Python binding (Debian's
+// python3-confluent-kafka): librdkafka's admin requests (AlterConfigs,
+// DescribeConfigs of a topic and of the broker), an idempotent zstd'd
+// producer, and a consumer group.
+func TestConfluentKafkaPython(t *testing.T) {
+	python := "/usr/bin/python3" // Debian's, which has python3-confluent-kafka
+	err := exec.Command(python, "-c", "import confluent_kafka").Run()
+	needClient(t, err, "apt-get install python3-confluent-kafka")
+	broker := startBroker(t, dataDir(t))
+	const topic, group, partitions, fromGo, fromPy = "confluent-check", "confluent-group", 3, 60, 300
+	createTopic(t, broker.Addr, topic, partitions)
+	produceFromGo(t, broker.Addr, topic, partitions, fromGo)
+
+	script, _ := filepath.Abs(filepath.Join("testdata", "confluentkafka", "client.py"))
+	out := runClient(t, nil, python, script, broker.Addr, topic, group, strconv.Itoa(fromPy), strconv.Itoa(fromGo+fromPy))
+	read := parseJSONLines(t, "confluent-kafka", out)
+	checkClientRun(t, broker.Addr, topic, group, "ck", "confluent-kafka", fromPy, read)
+	if v := topicConfig(t, broker.Addr, topic, "retention.ms"); v != "7200000" {
+		t.Errorf("retention.ms %q after confluent-kafka's alter_configs, want 7200000", v)
+	}
 }
