@@ -122,10 +122,16 @@ func (cs *connState) closeAfter(seq uint64) {
 	cs.closing = true
 }
 
+// pastClosePoint reports whether every answer a closing connection owes has
+// left the reorder ring; the ones after it are never written.
+func (cs *connState) pastClosePoint() bool {
+	return cs.closing && cs.writeSeq >= cs.closeSeq
+}
+
 // owesNothing reports whether a closing connection has written every answer
 // it owes.
 func (cs *connState) owesNothing() bool {
-	return cs.closing && cs.writeSeq >= cs.closeSeq && cs.head == len(cs.backlog)
+	return cs.pastClosePoint() && cs.head == len(cs.backlog)
 }
 
 // refuse closes the connection after the answers to the requests read so far
@@ -149,7 +155,7 @@ func (cs *connState) flush() {
 	n := uint64(len(cs.slots))
 	var now int64
 	added := 0
-	for cs.inflight > 0 && !(cs.closing && cs.writeSeq >= cs.closeSeq) {
+	for cs.inflight > 0 && !cs.pastClosePoint() {
 		s := &cs.slots[cs.writeSeq%n]
 		if s.state != slotReady {
 			break
