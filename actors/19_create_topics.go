@@ -102,16 +102,12 @@ func (tm *topicManager) createOne(rt *kmsg.CreateTopicsResponseTopic, t kmsg.Cre
 
 func describeTopicConfigsForCreate(c topicConfig) []kmsg.CreateTopicsResponseTopicConfig {
 	var out []kmsg.CreateTopicsResponseTopicConfig
-	for _, spec := range topicConfigSpecs() {
-		v, isDefault := c.value(spec.name)
+	for _, dc := range topicConfigs(c) {
 		rc := kmsg.NewCreateTopicsResponseTopicConfig()
-		rc.Name = spec.name
-		value := v
+		rc.Name = dc.name
+		value := dc.value
 		rc.Value = &value
-		rc.Source = int8(kmsg.ConfigSourceDynamicTopicConfig)
-		if isDefault {
-			rc.Source = int8(kmsg.ConfigSourceDefaultConfig)
-		}
+		rc.Source = int8(dc.source)
 		out = append(out, rc)
 	}
 	return out

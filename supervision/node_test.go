@@ -566,3 +566,70 @@ func TestDescribeBrokerConfigs(t *testing.T) {
 		t.Errorf("broker 3 described by broker 0: error %d, want INVALID_REQUEST", r.ErrorCode)
 	}
 }
+
+// Topic and broker configs are described the same way: source, type, one
+// synonym (the config itself) and documentation when asked for; CreateTopics
+// answers the new topic's configs with the same sources.
+func TestDescribedConfigsCarryTypesAndSynonyms(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	defer stopNode(t, n)
+	cl := newClient(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "described", 1, 1
+	cc := kmsg.NewCreateTopicsRequestTopicConfig()
+	cc.Name, cc.Value = "retention.ms", kmsg.StringPtr("3600000")
+	ct.Configs = append(ct.Configs, cc)
+	create.Topics = append(create.Topics, ct)
+	cresp, err := create.RequestWith(ctx, cl)
+	if err != nil || len(cresp.Topics) != 1 || cresp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create: %v %+v", err, cresp)
+	}
+	sources := map[string]int8{}
+	for _, c := range cresp.Topics[0].Configs {
+		sources[c.Name] = c.Source
+	}
+	if sources["retention.ms"] != int8(kmsg.ConfigSourceDynamicTopicConfig) || sources["cleanup.policy"] != int8(kmsg.ConfigSourceDefaultConfig) {
+		t.Errorf("CreateTopics config sources %v: want retention.ms dynamic, cleanup.policy default", sources)
+	}
+
+	for _, c := range []struct {
+		typ            kmsg.ConfigResourceType
+		resource, name string
+		source         kmsg.ConfigSource
+		kind           kmsg.ConfigType
+		readOnly       bool
+	}{
+		{kmsg.ConfigResourceTypeTopic, "described", "retention.ms", kmsg.ConfigSourceDynamicTopicConfig, kmsg.ConfigTypeLong, false},
+		{kmsg.ConfigResourceTypeTopic, "described", "cleanup.policy", kmsg.ConfigSourceDefaultConfig, kmsg.ConfigTypeList, false},
+		{kmsg.ConfigResourceTypeBroker, "0", "num.partitions", kmsg.ConfigSourceStaticBrokerConfig, kmsg.ConfigTypeInt, true},
+		{kmsg.ConfigResourceTypeBroker, "0", "log.retention.ms", kmsg.ConfigSourceDefaultConfig, kmsg.ConfigTypeLong, true},
+	} {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.IncludeSynonyms, req.IncludeDocumentation = true, true
+		res := kmsg.NewDescribeConfigsRequestResource()
+		res.ResourceType, res.ResourceName, res.ConfigNames = c.typ, c.resource, []string{c.name}
+		req.Resources = append(req.Resources, res)
+		kresp, err := cl.Broker(0).Request(ctx, req)
+		resp, _ := kresp.(*kmsg.DescribeConfigsResponse)
+		if err != nil || resp == nil || len(resp.Resources) != 1 || len(resp.Resources[0].Configs) != 1 {
+			t.Fatalf("describe %s of %s: %v %+v", c.name, c.resource, err, resp)
+		}
+		got := resp.Resources[0].Configs[0]
+		// (IsDefault is a v0 field; v1+ carry the source instead.)
+		if got.Source != c.source || got.ConfigType != c.kind || got.ReadOnly != c.readOnly {
+			t.Errorf("%s of %s: source %v type %v read-only %v, want %v %v %v", c.name, c.resource,
+				got.Source, got.ConfigType, got.ReadOnly, c.source, c.kind, c.readOnly)
+		}
+		if len(got.ConfigSynonyms) != 1 || got.ConfigSynonyms[0].Name != c.name || got.ConfigSynonyms[0].Source != c.source ||
+			got.ConfigSynonyms[0].Value == nil || got.Value == nil || *got.ConfigSynonyms[0].Value != *got.Value {
+			t.Errorf("%s of %s: synonyms %+v, want itself", c.name, c.resource, got.ConfigSynonyms)
+		}
+		if got.Documentation == nil || *got.Documentation == "" {
+			t.Errorf("%s of %s: no documentation", c.name, c.resource)
+		}
+	}
+}
