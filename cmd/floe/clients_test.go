@@ -292,26 +292,53 @@ func TestKcat(t *testing.T) {
 	}
 }
 
+// scriptRun is a client script's run against a fresh broker: franz-go
+// wrote scriptFromGo records to a topic of scriptPartitions partitions,
+// the script wrote scriptFromClient and read them all in a consumer group.
+type scriptRun struct {
+	addr, topic, group string
+	read               []clientRecord // what the script printed
+}
+
+const scriptPartitions, scriptFromGo, scriptFromClient = 3, 60, 300
+
+// runScript runs testdata/DIR/SCRIPT with interp (see the scripts for
+// their arguments and what they print).
+func runScript(t *testing.T, interp, dir, script, name string) scriptRun {
+	t.Helper()
+	broker := startBroker(t, dataDir(t))
+	run := scriptRun{addr: broker.Addr, topic: dir + "-check", group: dir + "-group"}
+	createTopic(t, run.addr, run.topic, scriptPartitions)
+	produceFromGo(t, run.addr, run.topic, scriptPartitions, scriptFromGo)
+	path, _ := filepath.Abs(filepath.Join("testdata", dir, script))
+	out := runClient(t, nil, interp, path, run.addr, run.topic, run.group,
+		strconv.Itoa(scriptFromClient), strconv.Itoa(scriptFromGo+scriptFromClient))
+	run.read = parseJSONLines(t, name, out)
+	return run
+}
+
+// debianPython is Debian's python3 when it has module (a Debian package,
+// not a pyenv shim's), else the test skips or fails (needClient).
+func debianPython(t *testing.T, module, pkg string) string {
+	t.Helper()
+	const python = "/usr/bin/python3"
+	needClient(t, exec.Command(python, "-c", "import "+module).Run(), "apt-get install "+pkg)
+	return python
+}
+
 // kafkajs, the JavaScript client with a protocol implementation of its own:
 // an idempotent producer with and without gzip, a consumer group, and the
 // whole-set AlterConfigs and DeleteRecords of its admin client.
 func TestKafkaJS(t *testing.T) {
 	node, err := exec.LookPath("node")
 	needClient(t, err, "install Node.js")
-	dir, _ := filepath.Abs(filepath.Join("testdata", "kafkajs"))
-	_, err = os.Stat(filepath.Join(dir, "node_modules", "kafkajs"))
+	_, err = os.Stat(filepath.Join("testdata", "kafkajs", "node_modules", "kafkajs"))
 	needClient(t, err, "npm ci --prefix cmd/floe/testdata/kafkajs")
-	broker := startBroker(t, dataDir(t))
-	const topic, group, partitions, fromGo, fromJS = "kafkajs-check", "kafkajs-group", 3, 60, 300
-	createTopic(t, broker.Addr, topic, partitions)
-	produceFromGo(t, broker.Addr, topic, partitions, fromGo)
-
-	out := runClient(t, nil, node, filepath.Join(dir, "client.js"), broker.Addr, topic, group, strconv.Itoa(fromJS), strconv.Itoa(fromGo+fromJS))
-	read := parseJSONLines(t, "kafkajs", out)
+	run := runScript(t, node, "kafkajs", "client.js", "kafkajs")
 	// The script deleted partition 0's first two records after reading
 	// them: franz-go's records 0 and 3 (round robin, written first).
 	var kept []clientRecord
-	for _, r := range read {
+	for _, r := range run.read {
 		if r.P == 0 && r.O < 2 {
 			if want := fmt.Sprintf("go-%d", 3*r.O); r.K == nil || *r.K != want {
 				t.Errorf("kafkajs read partition 0 offset %d as %s, want key %s", r.O, show(r), want)
@@ -320,22 +347,22 @@ func TestKafkaJS(t *testing.T) {
 		}
 		kept = append(kept, r)
 	}
-	if len(read)-len(kept) != 2 {
-		t.Errorf("kafkajs read %d of partition 0's first two records", len(read)-len(kept))
+	if len(run.read)-len(kept) != 2 {
+		t.Errorf("kafkajs read %d of partition 0's first two records", len(run.read)-len(kept))
 	}
-	checkClientRun(t, broker.Addr, topic, group, "js", "kafkajs", fromJS, kept)
+	checkClientRun(t, run.addr, run.topic, run.group, "js", "kafkajs", scriptFromClient, kept)
 
-	if v := topicConfig(t, broker.Addr, topic, "retention.ms"); v != "3600000" {
+	if v := topicConfig(t, run.addr, run.topic, "retention.ms"); v != "3600000" {
 		t.Errorf("retention.ms %q after kafkajs's alterConfigs, want 3600000", v)
 	}
-	cl := newClient(t, broker.Addr)
+	cl := newClient(t, run.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, topic)
+	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, run.topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, _ := starts.Lookup(topic, 0); o.Offset != 2 {
+	if o, _ := starts.Lookup(run.topic, 0); o.Offset != 2 {
 		t.Errorf("partition 0 starts at %d after kafkajs's deleteTopicRecords to 2", o.Offset)
 	}
 }
@@ -344,20 +371,24 @@ func TestKafkaJS(t *testing.T) {
 // version probe pipelines ApiVersions with Metadata v0, then a gzip'd
 // acks=all producer and a consumer group.
 func TestKafkaPython(t *testing.T) {
-	python := "/usr/bin/python3" // Debian's, which has python3-kafka; not a pyenv shim
-	err := exec.Command(python, "-c", "import kafka").Run()
-	needClient(t, err, "apt-get install python3-kafka")
-	broker := startBroker(t, dataDir(t))
-	const topic, group, partitions, fromGo, fromPy = "kafkapython-check", "kafkapython-group", 3, 60, 300
-	createTopic(t, broker.Addr, topic, partitions)
-	produceFromGo(t, broker.Addr, topic, partitions, fromGo)
-
-	script, _ := filepath.Abs(filepath.Join("testdata", "kafkapython", "client.py"))
-	out := runClient(t, nil, python, script, broker.Addr, topic, group, strconv.Itoa(fromPy), strconv.Itoa(fromGo+fromPy))
-	read := parseJSONLines(t, "kafka-python", out)
-	checkClientRun(t, broker.Addr, topic, group, "py", "kafka-python", fromPy, read)
-	if v := topicConfig(t, broker.Addr, topic, "retention.ms"); v != "7200000" {
+	python := debianPython(t, "kafka", "python3-kafka")
+	run := runScript(t, python, "kafkapython", "client.py", "kafka-python")
+	checkClientRun(t, run.addr, run.topic, run.group, "py", "kafka-python", scriptFromClient, run.read)
+	if v := topicConfig(t, run.addr, run.topic, "retention.ms"); v != "7200000" {
 		t.Errorf("retention.ms %q after kafka-python's alter_configs, want 7200000", v)
+	}
+}
+
+// confluent-kafka-python, librdkafka's Python binding (Debian's
+// python3-confluent-kafka): librdkafka's admin requests (AlterConfigs,
+// DescribeConfigs of a topic and of the broker), an idempotent zstd'd
+// producer, and a consumer group.
+func TestConfluentKafkaPython(t *testing.T) {
+	python := debianPython(t, "confluent_kafka", "python3-confluent-kafka")
+	run := runScript(t, python, "confluentkafka", "client.py", "confluent-kafka")
+	checkClientRun(t, run.addr, run.topic, run.group, "ck", "confluent-kafka", scriptFromClient, run.read)
+	if v := topicConfig(t, run.addr, run.topic, "retention.ms"); v != "7200000" {
+		t.Errorf("retention.ms %q after confluent-kafka's alter_configs, want 7200000", v)
 	}
 }
 
@@ -379,26 +410,4 @@ func topicConfig(t *testing.T, addr, topic, name string) string {
 	}
 	t.Fatalf("no config %s", name)
 	return ""
-}
-
-// confluent-kafka-python, librdkafka's Python binding (Debian's
-// python3-confluent-kafka): librdkafka's admin requests (AlterConfigs,
-// DescribeConfigs of a topic and of the broker), an idempotent zstd'd
-// producer, and a consumer group.
-func TestConfluentKafkaPython(t *testing.T) {
-	python := "/usr/bin/python3" // Debian's, which has python3-confluent-kafka
-	err := exec.Command(python, "-c", "import confluent_kafka").Run()
-	needClient(t, err, "apt-get install python3-confluent-kafka")
-	broker := startBroker(t, dataDir(t))
-	const topic, group, partitions, fromGo, fromPy = "confluent-check", "confluent-group", 3, 60, 300
-	createTopic(t, broker.Addr, topic, partitions)
-	produceFromGo(t, broker.Addr, topic, partitions, fromGo)
-
-	script, _ := filepath.Abs(filepath.Join("testdata", "confluentkafka", "client.py"))
-	out := runClient(t, nil, python, script, broker.Addr, topic, group, strconv.Itoa(fromPy), strconv.Itoa(fromGo+fromPy))
-	read := parseJSONLines(t, "confluent-kafka", out)
-	checkClientRun(t, broker.Addr, topic, group, "ck", "confluent-kafka", fromPy, read)
-	if v := topicConfig(t, broker.Addr, topic, "retention.ms"); v != "7200000" {
-		t.Errorf("retention.ms %q after confluent-kafka's alter_configs, want 7200000", v)
-	}
 }
