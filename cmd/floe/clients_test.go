@@ -74,6 +74,15 @@ func tail(s string, lines int) string {
 	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
+// adminFor is a kadm client of addr and a minute's context for it, both
+// ended with the test.
+func adminFor(t *testing.T, addr string) (*kadm.Client, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return kadm.NewClient(newClient(t, addr)), ctx // newClient closes it at the end
+}
+
 // produceFromGo writes n records with franz-go, round robin over the
 // partitions: key go-I, value go-value-I, header client=franz-go. gzip'd:
 // kafkajs reads no other codec without a plugin, kafka-python none without
@@ -101,11 +110,7 @@ func produceFromGo(t *testing.T, addr, topic string, partitions, n int) {
 // partition's start to its end, keyed by partition and offset.
 func brokerRecords(t *testing.T, addr, topic string) map[[2]int64]clientRecord {
 	t.Helper()
-	cl := newClient(t, addr)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	adm := kadm.NewClient(cl)
+	adm, ctx := adminFor(t, addr)
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
@@ -186,11 +191,7 @@ func checkClientRun(t *testing.T, addr, topic, group, prefix, name string, produ
 		t.Errorf("%s read %d distinct records, the topic holds %d", name, len(seen), len(stored))
 	}
 
-	cl := newClient(t, addr)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(cl)
+	adm, ctx := adminFor(t, addr)
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
@@ -355,10 +356,8 @@ func TestKafkaJS(t *testing.T) {
 	if v := topicConfig(t, run.addr, run.topic, "retention.ms"); v != "3600000" {
 		t.Errorf("retention.ms %q after kafkajs's alterConfigs, want 3600000", v)
 	}
-	cl := newClient(t, run.addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, run.topic)
+	adm, ctx := adminFor(t, run.addr)
+	starts, err := adm.ListStartOffsets(ctx, run.topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,11 +394,8 @@ func TestConfluentKafkaPython(t *testing.T) {
 // topicConfig is one config's value, as DescribeConfigs gives it.
 func topicConfig(t *testing.T, addr, topic, name string) string {
 	t.Helper()
-	cl := newClient(t, addr)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rc, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, topic)
+	adm, ctx := adminFor(t, addr)
+	rc, err := adm.DescribeTopicConfigs(ctx, topic)
 	if err != nil || len(rc) != 1 || rc[0].Err != nil {
 		t.Fatalf("describe configs: %v %v", err, rc)
 	}
