@@ -24,7 +24,9 @@ package actors
 // each batch with its append time (timestamp-type bit, max timestamp, CRC)
 // before the WAL sees it, and answers that time in LogAppendTime.
 //
-// Not supported: transactions (transactional batches get INVALID_TXN_STATE).
+// Not supported: transactions. A request with a transactional id gets
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED (with acks=0, a closed connection);
+// transactional batches get INVALID_TXN_STATE.
 
 import (
 	"time"
@@ -64,7 +66,13 @@ func (pr *produceRequest) durable(slot int, base, logStart, appendTime int64) {
 func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	if req.TransactionID != nil {
-		// No transaction coordinator: refuse at the request level.
+		// No transaction coordinator: refuse at the request level. An
+		// acks=0 client reads no answer, and one would put its next
+		// answer out of step; Kafka closes such a connection instead.
+		if req.Acks == 0 {
+			r.Close("transactional produce with acks=0: floe has no transactions")
+			return
+		}
 		for _, t := range req.Topics {
 			rt := kmsg.NewProduceResponseTopic()
 			rt.Topic = t.Topic

@@ -512,6 +512,24 @@ func TestBadInput(t *testing.T) {
 		}
 		validValues += 2
 	})
+	run("produce/transactional-acks-0", func(t *testing.T) {
+		// Refused (floe has no transactions), and with acks=0 there is no
+		// answer to refuse it in: the connection is closed, as Kafka
+		// does. An answer would be read as the next request's.
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 7
+		txn := "txn"
+		req.TransactionID, req.Acks, req.TimeoutMillis = &txn, 0, 1000
+		topic := kmsg.NewProduceRequestTopic()
+		topic.Topic = "badinput"
+		part := kmsg.NewProduceRequestTopicPartition()
+		part.Records = testBatch([]byte("txn"))
+		topic.Partitions = append(topic.Partitions, part)
+		req.Topics = append(req.Topics, topic)
+		c := dialRaw(t, n)
+		c.send(req)
+		expectClosed(t, c.conn)
+	})
 	run("produce/corrupt-crc", func(t *testing.T) {
 		b := testBatch([]byte("three"), []byte("four"))
 		b[len(b)-3] ^= 0xff // in the last record's value: covered by the CRC only
