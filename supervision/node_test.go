@@ -22,7 +22,7 @@ import (
 
 // testConfig is a node on port 0 in a fresh directory under the package dir
 // (t.TempDir may be tmpfs, where O_DIRECT is refused).
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	t.Helper()
 	dir, err := os.MkdirTemp(".", "testdata-node-")
 	if err != nil {
@@ -46,7 +46,7 @@ func testConfig(t *testing.T) Config {
 	}
 }
 
-func startNode(t *testing.T, cfg Config) *Node {
+func startNode(t testing.TB, cfg Config) *Node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -57,7 +57,7 @@ func startNode(t *testing.T, cfg Config) *Node {
 	return n
 }
 
-func stopNode(t *testing.T, n *Node) {
+func stopNode(t testing.TB, n *Node) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -66,7 +66,7 @@ func stopNode(t *testing.T, n *Node) {
 	}
 }
 
-func newClient(t *testing.T, n *Node, opts ...kgo.Opt) *kgo.Client {
+func newClient(t testing.TB, n *Node, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	base := []kgo.Opt{kgo.SeedBrokers(n.Addr().String()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(2 * time.Millisecond), kgo.RecordPartitioner(kgo.ManualPartitioner())}
 	cl, err := kgo.NewClient(append(base, opts...)...)
@@ -77,7 +77,7 @@ func newClient(t *testing.T, n *Node, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-func createTopic(t *testing.T, cl *kgo.Client, name string, partitions int32, configs map[string]*string) {
+func createTopic(t testing.TB, cl *kgo.Client, name string, partitions int32, configs map[string]*string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
