@@ -110,13 +110,13 @@ func testRecord(topic string, partition int32, i int, valueSize int) *kgo.Record
 
 // produceAll produces perPartition records to each partition and returns the
 // acknowledged offsets in order per partition.
-func produceAll(t *testing.T, cl *kgo.Client, topic string, partitions int32, perPartition, valueSize int) {
+func produceAll(t testing.TB, cl *kgo.Client, topic string, partitions int32, perPartition, valueSize int) {
 	t.Helper()
 	produceRange(t, cl, topic, partitions, 0, perPartition, valueSize)
 }
 
 // produceRange produces records from..to-1 of every partition.
-func produceRange(t *testing.T, cl *kgo.Client, topic string, partitions int32, from, to, valueSize int) {
+func produceRange(t testing.TB, cl *kgo.Client, topic string, partitions int32, from, to, valueSize int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -266,7 +266,9 @@ func restarts(n *Node) int64 {
 	return sum
 }
 
-// fuzzNode is a broker with the fuzz topics.
+// fuzzNode is a broker with the fuzz topics, eight records in each of
+// their partitions (so that small offsets are there to fetch, list and
+// delete up to).
 func fuzzNode(tb testing.TB) *Node {
 	tb.Helper()
 	n := startNode(tb, testConfig(tb))
@@ -274,6 +276,7 @@ func fuzzNode(tb testing.TB) *Node {
 	admin := newClient(tb, n)
 	for i, topic := range fuzzTopics {
 		createTopic(tb, admin, topic, int32(i+1), nil)
+		produceAll(tb, admin, topic, int32(i+1), 8, 100)
 	}
 	return n
 }
