@@ -63,6 +63,14 @@ type Config struct {
 	// OffsetsRetention: committed offsets of a group empty this long are
 	// deleted (offsets.retention.minutes); zero takes the default, 7 days.
 	OffsetsRetention time.Duration
+	// GroupInitialRebalanceDelay: how long an empty group's first
+	// rebalance waits for more members (group.initial.rebalance.delay.ms);
+	// zero takes the default, 3 s, and a negative value waits not at all.
+	GroupInitialRebalanceDelay time.Duration
+	// GroupMinSessionTimeout is the shortest session timeout a classic
+	// member may ask for (group.min.session.timeout.ms); zero takes the
+	// default, 6 s.
+	GroupMinSessionTimeout time.Duration
 	// ProducerIDExpiration: an idempotent producer's state is forgotten
 	// this long after its last write; zero takes the default, one day.
 	ProducerIDExpiration time.Duration
@@ -179,7 +187,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		CompactionInterval:   cfg.CompactionInterval, CompactionBytesPerSecond: cfg.CompactionBytesPerSecond,
 		CompactionSmallObjectBytes: cfg.CompactionSmallObjectBytes, CompactionOutputBytes: cfg.CompactionOutputBytes, CompactionMinAge: cfg.CompactionMinAge,
 		ObjectDeletesPerSecond: cfg.ObjectDeletesPerSecond,
-		Groups:                 actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention},
+		Groups:                 actors.GroupConfig{OffsetsRetention: cfg.OffsetsRetention, InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay, MinSessionTimeout: cfg.GroupMinSessionTimeout},
 	}
 	deps := actors.Deps{Actors: n.sys, Meta: n.meta, Store: store, WALs: n.wals, Logger: cfg.Logger, Registry: n.reg}
 	if cfg.ColdReadNice > 0 {

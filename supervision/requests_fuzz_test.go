@@ -17,10 +17,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/floe-io/floe/wire"
@@ -70,8 +72,75 @@ var fuzzStrings = append(append([]string{}, fuzzTopics...),
 // fuzzInts are the values an integer field takes, besides small ones.
 var fuzzInts = []int64{-2, -1, math.MaxInt8, math.MaxInt16, math.MaxInt32, math.MinInt32, math.MaxInt64, math.MinInt64, 10001}
 
-// requestFiller fills a kmsg request's fields by reflection.
-type requestFiller struct{ c chooser }
+// requestFiller fills a kmsg request's fields by reflection. With learned
+// set, string and integer fields sometimes take a value the broker answered
+// earlier (member ids, generations, epochs, producer ids), so that a run
+// reaches past "unknown member" into groups and producers that exist.
+type requestFiller struct {
+	c       chooser
+	learned *learnedValues
+}
+
+// learnedValues are ids and numbers taken from answers, the most recent
+// few of each.
+type learnedValues struct {
+	strings []string
+	ints    []int64
+}
+
+const learnedKeep = 16
+
+// learnsFrom reports whether resp hands out ids: a success, or a JoinGroup
+// asking a new member to come back with the id it gives. Other answers
+// echo the request's.
+func learnsFrom(resp kmsg.Response) bool {
+	switch r := resp.(type) {
+	case *kmsg.JoinGroupResponse:
+		return r.ErrorCode == 0 || r.ErrorCode == kerr.MemberIDRequired.Code
+	case *kmsg.ConsumerGroupHeartbeatResponse:
+		return r.ErrorCode == 0
+	case *kmsg.InitProducerIDResponse:
+		return r.ErrorCode == 0
+	}
+	return false
+}
+
+// learn walks an answer for the fields that name a member, a generation,
+// an epoch or a producer.
+func (l *learnedValues) learn(v reflect.Value, name string) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			l.learn(v.Elem(), name)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Type().Field(i); f.IsExported() {
+				l.learn(v.Field(i), f.Name)
+			}
+		}
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.Uint8 {
+			for i := range min(v.Len(), 4) {
+				l.learn(v.Index(i), name)
+			}
+		}
+	case reflect.String:
+		if strings.HasSuffix(name, "MemberID") || name == "LeaderID" {
+			if s := v.String(); s != "" && !slices.Contains(l.strings, s) {
+				l.strings = append(l.strings, s)
+				l.strings = l.strings[max(0, len(l.strings)-learnedKeep):]
+			}
+		}
+	case reflect.Int16, reflect.Int32, reflect.Int64:
+		if strings.Contains(name, "Generation") || strings.Contains(name, "Epoch") || name == "ProducerID" {
+			if x := v.Int(); x > 0 && !slices.Contains(l.ints, x) {
+				l.ints = append(l.ints, x)
+				l.ints = l.ints[max(0, len(l.ints)-learnedKeep):]
+			}
+		}
+	}
+}
 
 func (f requestFiller) request(key, version int16) kmsg.Request {
 	req := kmsg.RequestForKey(key)
@@ -121,6 +190,19 @@ func (f requestFiller) fill(v reflect.Value, name string, depth int) {
 			}
 		}
 	case reflect.String:
+		// So that a JoinGroup gets as far as the group: a known protocol
+		// type, and often a new member (a member id comes from the broker).
+		if name == "ProtocolType" && f.c.intn(4) != 0 {
+			v.SetString("consumer")
+			return
+		}
+		if name == "MemberID" && f.c.intn(3) == 0 {
+			return
+		}
+		if f.learned != nil && len(f.learned.strings) > 0 && f.c.intn(3) == 0 {
+			v.SetString(f.learned.strings[f.c.intn(len(f.learned.strings))])
+			return
+		}
 		v.SetString(fuzzStrings[f.c.intn(len(fuzzStrings))])
 	case reflect.Bool:
 		v.SetBool(f.c.intn(2) == 1)
@@ -142,7 +224,9 @@ func (f requestFiller) integer(name string, bits int) int64 {
 		return int64(f.c.intn(4)) - 2 // -2, -1, 0, 1
 	}
 	var x int64
-	if f.c.intn(3) == 0 {
+	if f.learned != nil && len(f.learned.ints) > 0 && f.c.intn(4) == 0 {
+		x = f.learned.ints[f.c.intn(len(f.learned.ints))]
+	} else if f.c.intn(3) == 0 {
 		x = fuzzInts[f.c.intn(len(fuzzInts))]
 	} else {
 		x = int64(f.c.intn(6))
@@ -197,11 +281,11 @@ func (c *fuzzConn) close() {
 // closed the connection instead (a refused request), and an error is a
 // fault: no answer in time, or an answer that is not req's or does not
 // decode.
-func (c *fuzzConn) roundTrip(req kmsg.Request) (closed bool, err error) {
+func (c *fuzzConn) roundTrip(req kmsg.Request) (resp kmsg.Response, closed bool, err error) {
 	if c.conn == nil {
 		conn, err := net.DialTimeout("tcp", c.addr, rawIOTimeout)
 		if err != nil {
-			return false, fmt.Errorf("dial: %w", err)
+			return nil, false, fmt.Errorf("dial: %w", err)
 		}
 		c.conn = conn
 	}
@@ -209,7 +293,7 @@ func (c *fuzzConn) roundTrip(req kmsg.Request) (closed bool, err error) {
 	_ = c.conn.SetDeadline(time.Now().Add(rawIOTimeout))
 	if _, err := c.conn.Write(frameRequest(req, c.corr)); err != nil {
 		c.close()
-		return true, nil // closed while we wrote: after an earlier refusal
+		return nil, true, nil // closed while we wrote: after an earlier refusal
 	}
 	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
 		// No answer to acks=0; ask ApiVersions to see the broker is
@@ -223,38 +307,38 @@ func (c *fuzzConn) roundTrip(req kmsg.Request) (closed bool, err error) {
 	}
 	n := int32(binary.BigEndian.Uint32(size[:]))
 	if n < 4 || n > 64<<20 {
-		return false, fmt.Errorf("answer size %d", n)
+		return nil, false, fmt.Errorf("answer size %d", n)
 	}
 	frame := make([]byte, n)
 	if _, err := io.ReadFull(c.conn, frame); err != nil {
 		return c.closedOr(err)
 	}
 	if got := int32(binary.BigEndian.Uint32(frame)); got != c.corr {
-		return false, fmt.Errorf("correlation id %d, want %d", got, c.corr)
+		return nil, false, fmt.Errorf("correlation id %d, want %d", got, c.corr)
 	}
-	resp := req.ResponseKind()
+	resp = req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
 	body := frame[4:]
 	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
 		if len(body) == 0 || body[0] != 0 {
-			return false, fmt.Errorf("answer header tags % x", body[:min(len(body), 8)])
+			return nil, false, fmt.Errorf("answer header tags % x", body[:min(len(body), 8)])
 		}
 		body = body[1:]
 	}
 	if err := resp.ReadFrom(body); err != nil {
-		return false, fmt.Errorf("answer does not decode: %w", err)
+		return nil, false, fmt.Errorf("answer does not decode: %w", err)
 	}
-	return false, nil
+	return resp, false, nil
 }
 
 // closedOr tells a close (EOF, reset) from a timeout.
-func (c *fuzzConn) closedOr(err error) (bool, error) {
+func (c *fuzzConn) closedOr(err error) (kmsg.Response, bool, error) {
 	c.close()
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return false, fmt.Errorf("no answer in %v", rawIOTimeout)
+		return nil, false, fmt.Errorf("no answer in %v", rawIOTimeout)
 	}
-	return true, nil
+	return nil, true, nil
 }
 
 // restarts is how many times any actor of n has been restarted.
@@ -271,7 +355,13 @@ func restarts(n *Node) int64 {
 // delete up to).
 func fuzzNode(tb testing.TB) *Node {
 	tb.Helper()
-	n := startNode(tb, testConfig(tb))
+	cfg := testConfig(tb)
+	// A new group's JoinGroup is answered at once, and the filler's short
+	// timeouts (under 300 ms) are valid session timeouts, so that a JoinGroup
+	// gets as far as the group and no rebalance keeps the test waiting.
+	cfg.GroupInitialRebalanceDelay = -1
+	cfg.GroupMinSessionTimeout = 10 * time.Millisecond
+	n := startNode(tb, cfg)
 	tb.Cleanup(func() { stopNode(tb, n) })
 	admin := newClient(tb, n)
 	for i, topic := range fuzzTopics {
@@ -282,11 +372,12 @@ func fuzzNode(tb testing.TB) *Node {
 }
 
 // sendChecked sends req and fails t on a fault, an actor's restart or an
-// unhealthy broker. It returns whether the connection was closed.
-func sendChecked(t *testing.T, n *Node, c *fuzzConn, req kmsg.Request) bool {
+// unhealthy broker. It returns the answer (for acks=0, the ping's) and
+// whether the connection was closed instead.
+func sendChecked(t *testing.T, n *Node, c *fuzzConn, req kmsg.Request) (kmsg.Response, bool) {
 	t.Helper()
 	before := restarts(n)
-	closed, err := c.roundTrip(req)
+	resp, closed, err := c.roundTrip(req)
 	if err == nil && restarts(n) != before {
 		err = errors.New("an actor was restarted")
 	}
@@ -296,7 +387,7 @@ func sendChecked(t *testing.T, n *Node, c *fuzzConn, req kmsg.Request) bool {
 	if err != nil {
 		t.Fatalf("%s v%d: %v\nrequest: %+v", kmsg.NameForKey(req.Key()), req.GetVersion(), err, req)
 	}
-	return closed
+	return resp, closed
 }
 
 func TestRandomRequests(t *testing.T) {
@@ -308,14 +399,18 @@ func TestRandomRequests(t *testing.T) {
 	}
 	c := &fuzzConn{addr: n.Addr().String()}
 	defer c.close()
+	learned := &learnedValues{}
 	sent, refused := 0, 0
 	for _, api := range wire.SupportedAPIs() {
 		for version := api.Min; version <= api.Max; version++ {
 			rng := rand.New(rand.NewPCG(uint64(api.Key), uint64(version)))
-			fill := requestFiller{c: rngChooser{rng}}
+			fill := requestFiller{c: rngChooser{rng}, learned: learned}
 			for range perVersion {
-				if sendChecked(t, n, c, fill.request(api.Key, version)) {
+				resp, closed := sendChecked(t, n, c, fill.request(api.Key, version))
+				if closed {
 					refused++
+				} else if learnsFrom(resp) {
+					learned.learn(reflect.ValueOf(resp), "")
 				}
 				sent++
 			}
@@ -340,6 +435,6 @@ func FuzzRequests(f *testing.F) {
 		req := requestFiller{c: &bytesChooser{data: choices}}.request(api.Key, v)
 		c := &fuzzConn{addr: n.Addr().String()}
 		defer c.close()
-		sendChecked(t, n, c, req)
+		_, _ = sendChecked(t, n, c, req)
 	})
 }
