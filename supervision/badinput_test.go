@@ -97,33 +97,47 @@ func (c *rawConn) send(req kmsg.Request) int32 {
 func (c *rawConn) receive(resp kmsg.Response, corr int32) {
 	c.t.Helper()
 	_ = c.conn.SetReadDeadline(time.Now().Add(rawIOTimeout))
+	if err := readAnswer(c.conn, resp, corr); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// errBadAnswer marks an answer that was read but is wrong, as against a
+// read that failed.
+var errBadAnswer = errors.New("bad answer")
+
+// readAnswer reads one response frame from conn into resp (its version
+// set) and checks its correlation id. A failed read's error is returned as
+// it is (EOF for a close); a wrong answer's wraps errBadAnswer.
+func readAnswer(conn net.Conn, resp kmsg.Response, corr int32) error {
 	var size [4]byte
-	if _, err := io.ReadFull(c.conn, size[:]); err != nil {
-		c.t.Fatalf("read response size: %v", err)
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		return err
 	}
 	n := int32(binary.BigEndian.Uint32(size[:]))
 	if n < 4 || n > 64<<20 {
-		c.t.Fatalf("response size %d", n)
+		return fmt.Errorf("%w: response size %d", errBadAnswer, n)
 	}
 	frame := make([]byte, n)
-	if _, err := io.ReadFull(c.conn, frame); err != nil {
-		c.t.Fatalf("read response: %v", err)
+	if _, err := io.ReadFull(conn, frame); err != nil {
+		return err
 	}
 	if got := int32(binary.BigEndian.Uint32(frame)); got != corr {
-		c.t.Fatalf("correlation id %d, want %d", got, corr)
+		return fmt.Errorf("%w: correlation id %d, want %d", errBadAnswer, got, corr)
 	}
 	body := frame[4:]
 	// Response header v1 (a tagged-field section) for flexible responses,
 	// except ApiVersions, whose header is always v0 (KIP-511).
 	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
 		if len(body) == 0 || body[0] != 0 {
-			c.t.Fatalf("response header tags: % x", body[:min(len(body), 8)])
+			return fmt.Errorf("%w: response header tags % x", errBadAnswer, body[:min(len(body), 8)])
 		}
 		body = body[1:]
 	}
 	if err := resp.ReadFrom(body); err != nil {
-		c.t.Fatalf("decode %s response v%d: %v", kmsg.NameForKey(resp.Key()), resp.GetVersion(), err)
+		return fmt.Errorf("%w: decode %s response v%d: %w", errBadAnswer, kmsg.NameForKey(resp.Key()), resp.GetVersion(), err)
 	}
+	return nil
 }
 
 // expectClosed checks that the server closes the connection within a few

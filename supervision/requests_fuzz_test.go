@@ -9,10 +9,8 @@ package supervision
 // FuzzRequests lets the fuzzer choose the fields.
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -301,32 +299,13 @@ func (c *fuzzConn) roundTrip(req kmsg.Request) (resp kmsg.Response, closed bool,
 		ping := kmsg.NewPtrApiVersionsRequest()
 		return c.roundTrip(ping)
 	}
-	var size [4]byte
-	if _, err := io.ReadFull(c.conn, size[:]); err != nil {
-		return c.closedOr(err)
-	}
-	n := int32(binary.BigEndian.Uint32(size[:]))
-	if n < 4 || n > 64<<20 {
-		return nil, false, fmt.Errorf("answer size %d", n)
-	}
-	frame := make([]byte, n)
-	if _, err := io.ReadFull(c.conn, frame); err != nil {
-		return c.closedOr(err)
-	}
-	if got := int32(binary.BigEndian.Uint32(frame)); got != c.corr {
-		return nil, false, fmt.Errorf("correlation id %d, want %d", got, c.corr)
-	}
 	resp = req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
-	body := frame[4:]
-	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
-		if len(body) == 0 || body[0] != 0 {
-			return nil, false, fmt.Errorf("answer header tags % x", body[:min(len(body), 8)])
+	if err := readAnswer(c.conn, resp, c.corr); err != nil {
+		if errors.Is(err, errBadAnswer) {
+			return nil, false, err
 		}
-		body = body[1:]
-	}
-	if err := resp.ReadFrom(body); err != nil {
-		return nil, false, fmt.Errorf("answer does not decode: %w", err)
+		return c.closedOr(err)
 	}
 	return resp, false, nil
 }
