@@ -7,9 +7,12 @@ package actors
 // sequence), assigns offsets and hands the batch to its WAL shard. acks=1 and
 // acks=all are answered once the WAL has fsynced the batch (floe has one copy
 // on local disk until upload, so both mean the same); acks=0 releases the
-// connection's slot at once and is never answered. An idempotent producer's
-// state on a partition is kept for --producer-id-expiration after its last
-// write (KIP-854); a producer that comes back later starts afresh (KIP-360).
+// connection's slot at once and is never answered. A failed acks=0 batch
+// is dropped without a sign: Kafka closes the connection so that the
+// client notices, and floe does so only for a transactional id (below).
+// An idempotent producer's state on a partition is kept for
+// --producer-id-expiration after its last write (KIP-854); a producer that
+// comes back later starts afresh (KIP-360).
 //
 // Errors: UNKNOWN_TOPIC_OR_PARTITION (the topic is auto-created in the
 // background when allowed, so a retry succeeds), INVALID_TOPIC_EXCEPTION,
