@@ -370,12 +370,7 @@ func TestKafkaJS(t *testing.T) {
 // version probe pipelines ApiVersions with Metadata v0, then a gzip'd
 // acks=all producer and a consumer group.
 func TestKafkaPython(t *testing.T) {
-	python := debianPython(t, "kafka", "python3-kafka")
-	run := runScript(t, python, "kafkapython", "client.py", "kafka-python")
-	checkClientRun(t, run.addr, run.topic, run.group, "py", "kafka-python", scriptFromClient, run.read)
-	if v := topicConfig(t, run.addr, run.topic, "retention.ms"); v != "7200000" {
-		t.Errorf("retention.ms %q after kafka-python's alter_configs, want 7200000", v)
-	}
+	testPythonClient(t, "kafka", "python3-kafka", "kafkapython", "py", "kafka-python")
 }
 
 // confluent-kafka-python, librdkafka's Python binding (Debian's
@@ -383,11 +378,19 @@ func TestKafkaPython(t *testing.T) {
 // DescribeConfigs of a topic and of the broker), an idempotent zstd'd
 // producer, and a consumer group.
 func TestConfluentKafkaPython(t *testing.T) {
-	python := debianPython(t, "confluent_kafka", "python3-confluent-kafka")
-	run := runScript(t, python, "confluentkafka", "client.py", "confluent-kafka")
-	checkClientRun(t, run.addr, run.topic, run.group, "ck", "confluent-kafka", scriptFromClient, run.read)
+	testPythonClient(t, "confluent_kafka", "python3-confluent-kafka", "confluentkafka", "ck", "confluent-kafka")
+}
+
+// testPythonClient runs testdata/dir/client.py with Debian's Python and
+// the client pkg provides (module is what the script imports), checks its
+// records (value prefix prefix) and that its alter_configs set
+// retention.ms.
+func testPythonClient(t *testing.T, module, pkg, dir, prefix, name string) {
+	python := debianPython(t, module, pkg)
+	run := runScript(t, python, dir, "client.py", name)
+	checkClientRun(t, run.addr, run.topic, run.group, prefix, name, scriptFromClient, run.read)
 	if v := topicConfig(t, run.addr, run.topic, "retention.ms"); v != "7200000" {
-		t.Errorf("retention.ms %q after confluent-kafka's alter_configs, want 7200000", v)
+		t.Errorf("retention.ms %q after %s's alter_configs, want 7200000", v, name)
 	}
 }
 
