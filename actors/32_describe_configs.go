@@ -98,11 +98,10 @@ func topicConfigs(c topicConfig) []describedConfig {
 // floe serve sets it, the default where none does.
 func (b *Broker) brokerConfigs() []describedConfig {
 	const static, builtIn = kmsg.ConfigSourceStaticBrokerConfig, kmsg.ConfigSourceDefaultConfig
-	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 	def := func(topicConfig string) string { spec, _ := findConfigSpec(topicConfig); return spec.def }
 	g := b.cfg.Groups
 	id := strconv.Itoa(int(b.cfg.NodeID))
-	return []describedConfig{
+	return append([]describedConfig{
 		{"node.id", id, static, kmsg.ConfigTypeInt, true, "This broker's id."},
 		{"broker.id", id, static, kmsg.ConfigTypeInt, true, "The same as node.id."},
 		{"advertised.listeners", "PLAINTEXT://" + net.JoinHostPort(b.cfg.AdvertiseHost, strconv.Itoa(int(b.cfg.AdvertisePort))), static, kmsg.ConfigTypeList, true, "The address given to clients (--advertise)."},
@@ -117,15 +116,36 @@ func (b *Broker) brokerConfigs() []describedConfig {
 		{"message.max.bytes", def("max.message.bytes"), builtIn, kmsg.ConfigTypeInt, true, "Default of the topic config max.message.bytes."},
 		{"compression.type", def("compression.type"), builtIn, kmsg.ConfigTypeString, true, "Batches are stored as the producer sent them."},
 		{"offsets.retention.minutes", strconv.FormatInt(int64(g.OffsetsRetention/time.Minute), 10), static, kmsg.ConfigTypeInt, true, "How long an empty group's committed offsets are kept (--offsets-retention)."},
-		{"offsets.retention.check.interval.ms", ms(g.RetentionCheckInterval), builtIn, kmsg.ConfigTypeLong, true, "How often expired offsets are looked for."},
-		{"offset.metadata.max.bytes", strconv.Itoa(g.OffsetMetadataMaxBytes), builtIn, kmsg.ConfigTypeInt, true, "Largest metadata string of a committed offset."},
-		{"group.initial.rebalance.delay.ms", ms(g.InitialRebalanceDelay), builtIn, kmsg.ConfigTypeInt, true, "How long an empty group's first rebalance waits for more members."},
-		{"group.min.session.timeout.ms", ms(g.MinSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Shortest session timeout a classic member may ask for."},
-		{"group.max.session.timeout.ms", ms(g.MaxSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Longest session timeout a classic member may ask for."},
-		{"group.max.size", strconv.Itoa(g.MaxSize), builtIn, kmsg.ConfigTypeInt, true, "Most members of one group."},
-		{"group.consumer.session.timeout.ms", ms(g.ConsumerSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Session timeout of KIP-848 consumer group members."},
-		{"group.consumer.heartbeat.interval.ms", ms(g.ConsumerHeartbeatInterval), builtIn, kmsg.ConfigTypeInt, true, "Heartbeat interval of KIP-848 consumer group members."},
+	}, groupConfigs(g)...)
+}
+
+// groupConfigs describes the group coordinator's settings in g: static
+// where g changes one from its default (an embedder's Config can; floe
+// serve has no flag for them), the default otherwise.
+func groupConfigs(g GroupConfig) []describedConfig {
+	var d GroupConfig
+	d.ensureDefaults()
+	list := func(g GroupConfig) []describedConfig {
+		const builtIn = kmsg.ConfigSourceDefaultConfig
+		ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+		return []describedConfig{
+			{"offsets.retention.check.interval.ms", ms(g.RetentionCheckInterval), builtIn, kmsg.ConfigTypeLong, true, "How often expired offsets are looked for."},
+			{"offset.metadata.max.bytes", strconv.Itoa(g.OffsetMetadataMaxBytes), builtIn, kmsg.ConfigTypeInt, true, "Largest metadata string of a committed offset."},
+			{"group.initial.rebalance.delay.ms", ms(g.InitialRebalanceDelay), builtIn, kmsg.ConfigTypeInt, true, "How long an empty group's first rebalance waits for more members."},
+			{"group.min.session.timeout.ms", ms(g.MinSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Shortest session timeout a classic member may ask for."},
+			{"group.max.session.timeout.ms", ms(g.MaxSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Longest session timeout a classic member may ask for."},
+			{"group.max.size", strconv.Itoa(g.MaxSize), builtIn, kmsg.ConfigTypeInt, true, "Most members of one group."},
+			{"group.consumer.session.timeout.ms", ms(g.ConsumerSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Session timeout of KIP-848 consumer group members."},
+			{"group.consumer.heartbeat.interval.ms", ms(g.ConsumerHeartbeatInterval), builtIn, kmsg.ConfigTypeInt, true, "Heartbeat interval of KIP-848 consumer group members."},
+		}
 	}
+	out, defaults := list(g), list(d)
+	for i := range out {
+		if out[i].value != defaults[i].value {
+			out[i].source = kmsg.ConfigSourceStaticBrokerConfig
+		}
+	}
+	return out
 }
 
 // encodeConfigs answers the configs names asks for (all of them when nil),

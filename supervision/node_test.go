@@ -512,6 +512,7 @@ func TestMetadataV0ListsEveryTopic(t *testing.T) {
 func TestDescribeBrokerConfigs(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.DefaultPartitions = 7
+	cfg.GroupMinSessionTimeout = 250 * time.Millisecond // changed from its default through Config
 	n := startNode(t, cfg)
 	defer stopNode(t, n)
 	adm := kadm.NewClient(newClient(t, n))
@@ -541,6 +542,12 @@ func TestDescribeBrokerConfigs(t *testing.T) {
 	}
 	if c := got["log.retention.ms"]; c.Source != kmsg.ConfigSourceDefaultConfig {
 		t.Errorf("log.retention.ms: source %v, want the default", c.Source)
+	}
+	if c := got["group.min.session.timeout.ms"]; c.MaybeValue() != "250" || c.Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Errorf("group.min.session.timeout.ms = %q from %v, want 250 from a static broker config", c.MaybeValue(), c.Source)
+	}
+	if c := got["group.initial.rebalance.delay.ms"]; c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("group.initial.rebalance.delay.ms: source %v, want the default", c.Source)
 	}
 
 	rc, err = adm.DescribeBrokerConfigs(ctx) // the cluster-wide default resource
