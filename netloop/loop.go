@@ -14,6 +14,9 @@ const (
 	completionResponse completionKind = iota
 	completionSkip
 	completionClose
+	// completionFail closes after a request already skipped (Request.Fail):
+	// its slot was released by the skip, so it holds none.
+	completionFail
 )
 
 // completion is a finished request travelling from a handler's goroutine to
@@ -111,6 +114,14 @@ func (l *loopState) drain(context.Context) error {
 	l.touched = l.touched[:0]
 	for i := range q {
 		c := &q[i]
+		if c.kind == completionFail {
+			if !c.conn.closed {
+				c.conn.closeAfter(c.seq + 1)
+				l.touched = append(l.touched, c.conn)
+			}
+			q[i] = completion{}
+			continue
+		}
 		if c.conn.closed {
 			l.server.inflightDone()
 			c.dropped()

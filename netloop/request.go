@@ -17,16 +17,18 @@ type Handler interface {
 
 // Request is one decoded Kafka request and the way to answer it. Exactly one of
 // Respond, Skip or Close takes effect; later calls are ignored, so a timeout
-// path and a normal path may race safely.
+// path and a normal path may race safely. Fail may follow a Skip.
 type Request struct {
 	Header   wire.RequestHeader
 	Body     kmsg.Request
 	Received time.Time
 	Remote   string
 
-	conn *connState
-	seq  uint64
-	done atomic.Bool
+	conn    *connState
+	seq     uint64
+	done    atomic.Bool
+	skipped atomic.Bool // Skip took effect
+	failed  atomic.Bool // Fail took effect on a skipped request
 }
 
 // Respond encodes resp at the request's version and queues it for writing.
@@ -67,8 +69,29 @@ func (r *Request) Skip() {
 	if !r.done.CompareAndSwap(false, true) {
 		return
 	}
+	r.skipped.Store(true)
 	r.conn.loop.server.metrics.observe(r.Header.Key, time.Since(r.Received), 0)
 	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: completionSkip})
+}
+
+// Fail closes the connection of a skipped request whose work failed later
+// (an acks=0 produce that a partition refused): the client reads no
+// answer to it, and a closed connection is how Kafka tells it. The answers
+// to the requests before it are still written; those after it that are
+// not written yet are dropped, as they would not have been read in Kafka,
+// which reads a connection's next request only after the one before. On a
+// request not yet answered it is Close; on an answered one, or a second
+// time, it does nothing.
+func (r *Request) Fail(reason string) {
+	if !r.skipped.Load() {
+		r.Close(reason)
+		return
+	}
+	if !r.failed.CompareAndSwap(false, true) {
+		return
+	}
+	r.conn.loop.server.logger.Warn("closing connection", "remote", r.Remote, "api_key", r.Header.Key, "reason", reason)
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: completionFail})
 }
 
 // Close answers nothing and closes the connection, for a request the handler

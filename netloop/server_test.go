@@ -383,6 +383,59 @@ func TestHandlerCloseAfterEarlierAnswers(t *testing.T) {
 	waitFor(t, func() bool { return s.InFlight() == 0 })
 }
 
+// Fail on a skipped request (an acks=0 produce refused after its slot was
+// released) closes the connection after the answers before it; answers
+// after it that were not written yet are dropped, and the in-flight count
+// still returns to zero.
+func TestFailAfterSkipClosesAfterEarlierAnswers(t *testing.T) {
+	h := handlerFunc(func(r *Request) {
+		corr := r.Header.CorrelationID
+		if corr == 3 {
+			r.Skip()
+		}
+		go func() {
+			switch corr {
+			case 3:
+				time.Sleep(20 * time.Millisecond)
+				r.Fail("test")
+				r.Fail("test again") // once only
+			case 1, 2:
+				time.Sleep(50 * time.Millisecond) // answered after the failure
+				r.Respond(kmsg.NewPtrApiVersionsResponse())
+			default:
+				time.Sleep(100 * time.Millisecond)
+				r.Respond(kmsg.NewPtrApiVersionsResponse())
+			}
+		}()
+	})
+	s := startServer(t, Options{}, h)
+	conn := pipelineFrom(t, s, 1, 5)
+	expectAnswersThenClose(t, conn, 1, 2)
+	waitFor(t, func() bool { return s.InFlight() == 0 })
+}
+
+// Fail on an answered request does nothing: the connection goes on.
+func TestFailAfterRespondIgnored(t *testing.T) {
+	h := handlerFunc(func(r *Request) {
+		r.Respond(kmsg.NewPtrApiVersionsResponse())
+		r.Fail("too late")
+	})
+	s := startServer(t, Options{}, h)
+	conn := pipeline(t, s, 3)
+	r := bufio.NewReader(conn)
+	for want := range int32(3) {
+		if got := readCorrelation(t, r); got != want {
+			t.Fatalf("got %d, want %d", got, want)
+		}
+	}
+	if _, err := conn.Write(apiVersionsFrame(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCorrelation(t, r); got != 3 {
+		t.Fatalf("got %d, want 3", got)
+	}
+}
+
 // expectAnswersThenClose reads answers with the correlation ids want, in
 // order, and then finds the connection closed.
 func expectAnswersThenClose(t *testing.T, conn net.Conn, want ...int32) {
