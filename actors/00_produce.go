@@ -7,9 +7,13 @@ package actors
 // sequence), assigns offsets and hands the batch to its WAL shard. acks=1 and
 // acks=all are answered once the WAL has fsynced the batch (floe has one copy
 // on local disk until upload, so both mean the same); acks=0 releases the
-// connection's slot at once and is never answered. A failed acks=0 batch
-// is dropped without a sign: Kafka closes the connection so that the
-// client notices, and floe does so only for a transactional id (below).
+// connection's slot at once and is never answered; when one of its
+// partitions refuses its batch, the connection is closed after the answers
+// to the requests before it (netloop's Request.Fail), as Kafka closes it,
+// so that the client notices and refreshes its metadata. A WAL failure
+// after an acks=0 batch was handed over is not reported on that
+// connection (nothing waits for it); the broker's sticky storage error
+// refuses the next one.
 // An idempotent producer's state on a partition is kept for
 // --producer-id-expiration after its last write (KIP-854); a producer that
 // comes back later starts afresh (KIP-360).
@@ -49,11 +53,16 @@ type produceRequest struct {
 	version  int16 // of the request: zstd needs v7+
 	deadline int64 // unix nanos
 	received int64 // unix nanos: when the loop read the request
+	// fail closes an acks=0 request's connection when a batch is refused.
+	fail func(reason string)
 }
 
 func (pr *produceRequest) done(slot int, code int16, base, logStart int64) {
 	p := pr.slots[slot]
 	p.ErrorCode = code
+	if code != 0 && pr.silent {
+		pr.fail("acks=0 produce refused: " + kerr.ErrorForCode(code).Error())
+	}
 	p.BaseOffset = base
 	p.LogStartOffset = logStart
 	pr.finished()
@@ -95,7 +104,7 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 		timeout = 30 * time.Second
 	}
 	pr := &produceRequest{acks: req.Acks, version: req.Version, deadline: r.Received.Add(timeout).UnixNano(), received: r.Received.UnixNano()}
-	pr.silent = req.Acks == 0
+	pr.silent, pr.fail = req.Acks == 0, r.Fail
 	snap := b.reg.load()
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	total := 0
@@ -150,8 +159,7 @@ func (b *Broker) handleProduce(r *netloop.Request, req *kmsg.ProduceRequest) {
 				}
 			}
 			if code != 0 {
-				rp.ErrorCode = code
-				pr.finished()
+				pr.done(slot, code, -1, -1)
 				continue
 			}
 			b.send(ref.pid, &produceMsg{pr: pr, slot: slot, records: p.Records, config: topic.configs})

@@ -544,6 +544,57 @@ func TestBadInput(t *testing.T) {
 		c.send(req)
 		expectClosed(t, c.conn)
 	})
+	// An acks=0 produce gets no answer; one that a partition refuses
+	// closes the connection (as Kafka does), after the answer to the
+	// request before it. The connection of an accepted one stays open.
+	acks0 := func(c *rawConn, topic string, partition int32, records []byte) {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 7
+		req.Acks, req.TimeoutMillis = 0, 1000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = partition, records
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		c.send(req)
+	}
+	corrupt := testBatch([]byte("acks0"))
+	corrupt[len(corrupt)-3] ^= 0xff
+	for _, k := range []struct {
+		name      string
+		topic     string
+		partition int32
+		records   []byte
+	}{
+		{"corrupt-crc", "badinput", 0, corrupt},
+		{"unknown-partition", "badinput", 7, testBatch([]byte("acks0"))},
+		{"invalid-topic-name", "bad topic!", 0, testBatch([]byte("acks0"))},
+		{"over-max-message-bytes", "limit-2000", 0, testBatch(bytes.Repeat([]byte{'x'}, 2000))},
+	} {
+		run("produce/acks-0-refused/"+k.name, func(t *testing.T) {
+			c := dialRaw(t, n)
+			before := kmsg.NewPtrApiVersionsRequest()
+			before.Version = 3
+			corr := c.send(before)
+			acks0(c, k.topic, k.partition, k.records)
+			resp := kmsg.NewPtrApiVersionsResponse()
+			resp.Version = 3
+			c.receive(resp, corr)
+			expectClosed(t, c.conn)
+		})
+	}
+	run("produce/acks-0-accepted", func(t *testing.T) {
+		createTopic(t, admin, "acks0", 1, nil)
+		c := dialRaw(t, n)
+		acks0(c, "acks0", 0, testBatch([]byte("kept")))
+		after := kmsg.NewPtrApiVersionsRequest()
+		after.Version = 3
+		corr := c.send(after)
+		resp := kmsg.NewPtrApiVersionsResponse()
+		resp.Version = 3
+		c.receive(resp, corr) // the next answer is the ApiVersions one
+	})
 	run("produce/corrupt-crc", func(t *testing.T) {
 		b := testBatch([]byte("three"), []byte("four"))
 		b[len(b)-3] ^= 0xff // in the last record's value: covered by the CRC only
