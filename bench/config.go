@@ -77,13 +77,12 @@ type Config struct {
 	// millisecond or more (docs/benchmarks.md, session 14). 0 leaves Go's
 	// default.
 	ConsumerGCPercent int `json:"consumer_gc_percent,omitempty"`
-	// ConsumerNice, if > 0, is the consumer process's nice value (up to
-	// 19, Linux only). For the same reason as its GOGC: a remote consumer
-	// decodes on its own CPUs, this one on the producer's and the
-	// broker's, and at a lower priority it takes them when they are idle
-	// instead of when the producer's answer is due. 0 leaves it at the
-	// bench's own priority.
-	ConsumerNice int `json:"consumer_nice,omitempty"`
+	// ConsumerIdle runs the consumer process under SCHED_IDLE (Linux
+	// only), for the same reason as its GOGC: a remote consumer decodes on
+	// its own CPUs, this one on the producer's and the broker's. Under
+	// SCHED_IDLE it takes them only when they are idle, and gives them up
+	// at once when the producer's or the broker's thread wakes.
+	ConsumerIdle bool `json:"consumer_idle,omitempty"`
 	// ReadRate, if > 0, caps the catch-up consumer at this many bytes per
 	// second. With a log cache that holds the whole backlog it gives a
 	// control run: the same read load, served from memory.
@@ -207,8 +206,8 @@ func (c *Config) Validate(scenario string) error {
 	if c.ConsumerGCPercent < 0 || c.ConsumerGCPercent > 0 && len(c.ConsumerCommand) == 0 {
 		bad("consumer GC percent must be ≥ 0, and applies only to a consumer process")
 	}
-	if c.ConsumerNice < 0 || c.ConsumerNice > 19 || c.ConsumerNice > 0 && len(c.ConsumerCommand) == 0 {
-		bad("consumer nice must be in [0, 19], and applies only to a consumer process")
+	if c.ConsumerIdle && len(c.ConsumerCommand) == 0 {
+		bad("SCHED_IDLE applies only to a consumer process")
 	}
 	if c.PartitionsPerConsumer < 0 {
 		bad("partitions per consumer must be ≥ 0")

@@ -53,8 +53,8 @@ func startConsumerProcess(cfg *Config, count func(records, bytes int)) (*consume
 	if cfg.ConsumerGCPercent > 0 {
 		args = append(args, "--gogc", strconv.Itoa(cfg.ConsumerGCPercent))
 	}
-	if cfg.ConsumerNice > 0 {
-		args = append(args, "--nice", strconv.Itoa(cfg.ConsumerNice))
+	if cfg.ConsumerIdle {
+		args = append(args, "--idle")
 	}
 	cp := &consumerProcess{cmd: exec.Command(cfg.ConsumerCommand[0], args...), done: make(chan struct{})}
 	cp.cmd.Stderr = os.Stderr
@@ -139,15 +139,15 @@ func ConsumerMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	fetch := fs.Int("fetch-max-partition-bytes", 1<<20, "")
 	readRate := fs.Float64("read-rate", 0, "")
 	gogc := fs.Int("gogc", 0, "")
-	nice := fs.Int("nice", 0, "")
+	idle := fs.Bool("idle", false, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *gogc > 0 {
 		debug.SetGCPercent(*gogc)
 	}
-	if *nice > 0 {
-		if err := setProcessNice(*nice); err != nil {
+	if *idle {
+		if err := setProcessIdle(); err != nil {
 			fmt.Fprintln(stderr, "floe bench-consumer:", err)
 			return 1
 		}

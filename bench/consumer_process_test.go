@@ -30,11 +30,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(code)
 	}
-	if os.Getenv(childEnv) == "nice" {
-		// Exits 0 only if every thread runs at the nice value asked for.
+	if os.Getenv(childEnv) == "idle" {
+		// Exits 0 only if every thread runs under SCHED_IDLE.
 		code := ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 		if code == 0 {
-			if err := allThreadsNice(7); err != nil {
+			if err := allThreadsIdle(); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				code = 3
 			}
@@ -126,47 +126,22 @@ func TestConsumerProcessGCPercent(t *testing.T) {
 	}
 }
 
-// The consumer process runs at the nice value the bench was given, on
-// every thread.
-func TestConsumerProcessNice(t *testing.T) {
+// The consumer process runs under SCHED_IDLE when the bench asks, on every
+// thread.
+func TestConsumerProcessIdle(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("nice values are set on Linux only")
+		t.Skip("SCHED_IDLE is set on Linux only")
 	}
-	t.Setenv(childEnv, "nice")
-	cfg := &Config{ConsumerCommand: []string{os.Args[0]}, Brokers: []string{"127.0.0.1:1"}, Topic: "t", ConsumerNice: 7}
+	t.Setenv(childEnv, "idle")
+	cfg := &Config{ConsumerCommand: []string{os.Args[0]}, Brokers: []string{"127.0.0.1:1"}, Topic: "t", ConsumerIdle: true}
 	cp, err := startConsumerProcess(cfg, func(int, int) {})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cp.stop()
 	if code := cp.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("child exit code %d, want 0 (every thread at nice 7)", code)
+		t.Errorf("child exit code %d, want 0 (every thread under SCHED_IDLE)", code)
 	}
-}
-
-// allThreadsNice checks the nice value of every thread of this process
-// (field 19 of /proc/self/task/TID/stat).
-func allThreadsNice(want int) error {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, task := range tasks {
-		stat, err := os.ReadFile(filepath.Join("/proc/self/task", task.Name(), "stat"))
-		if err != nil {
-			continue // the thread ended
-		}
-		// The fields after the command (which may hold spaces) start
-		// with the state, field 3.
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(f) < 17 {
-			return fmt.Errorf("thread %s: stat %q", task.Name(), stat)
-		}
-		if nice, _ := strconv.Atoi(f[16]); nice != want {
-			return fmt.Errorf("thread %s at nice %d, want %d (%d threads)", task.Name(), nice, want, len(tasks))
-		}
-	}
-	return nil
 }
 
 // The catch-up report says whether the consumer ran in a process of its
@@ -177,7 +152,7 @@ func TestReportNamesConsumerGOGC(t *testing.T) {
 		want string
 	}{
 		{Config{ConsumerCommand: []string{"floe"}, ConsumerGCPercent: 2000}, "the consumer ran in a process of its own, GOGC 2000\n"},
-		{Config{ConsumerCommand: []string{"floe"}, ConsumerGCPercent: 2000, ConsumerNice: 19}, "the consumer ran in a process of its own, GOGC 2000, nice 19\n"},
+		{Config{ConsumerCommand: []string{"floe"}, ConsumerGCPercent: 2000, ConsumerIdle: true}, "the consumer ran in a process of its own, GOGC 2000, SCHED_IDLE\n"},
 		{Config{ConsumerCommand: []string{"floe"}}, "the consumer ran in a process of its own, GOGC Go's default (100)\n"},
 		{Config{}, ""},
 	} {

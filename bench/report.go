@@ -56,11 +56,11 @@ func WriteTable(w io.Writer, r Result) error {
 			if c.ConsumerGCPercent > 0 {
 				gogc = fmt.Sprint(c.ConsumerGCPercent)
 			}
-			nice := ""
-			if c.ConsumerNice > 0 {
-				nice = fmt.Sprintf(", nice %d", c.ConsumerNice)
+			idle := ""
+			if c.ConsumerIdle {
+				idle = ", SCHED_IDLE"
 			}
-			fmt.Fprintf(w, "the consumer ran in a process of its own, GOGC %s%s\n", gogc, nice)
+			fmt.Fprintf(w, "the consumer ran in a process of its own, GOGC %s%s\n", gogc, idle)
 		}
 		b, c := k.BaselineClient, k.CatchupClient
 		fmt.Fprintf(w, "this client, baseline → catch-up: CPU %.0f%% → %.0f%%, scheduler wait p99 %.0f → %.0f µs (max %.0f → %.0f µs), GC cycles %d → %d (longest pause %.0f → %.0f µs)\n",

@@ -44,8 +44,8 @@ Flags:
 // benchOptions are the raw flag values of floe bench.
 type benchOptions struct {
 	brokers, out, recordSize, backlogBytes, fetchPartition, readRate string
-	jsonOnly, kfake, consumerProcess                                 bool
-	consumerGOGC, consumerNice                                       int
+	jsonOnly, kfake, consumerProcess, consumerIdle                   bool
+	consumerGOGC                                                     int
 	cfg                                                              bench.Config
 }
 
@@ -83,7 +83,7 @@ func benchFlags(stderr io.Writer) (*flag.FlagSet, *benchOptions) {
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "connections: scrape process_resident_memory_bytes from this URL; catchup: read the broker's own Produce latency (floe_request_duration_seconds) from it")
 	fs.BoolVar(&o.kfake, "kfake", false, "") // hidden: run against an in-process kfake cluster
 	fs.IntVar(&o.consumerGOGC, "consumer-gogc", 0, "catchup: with --consumer-process, the consumer process's GOGC (0 = Go's default, 100). It stands for a consumer on another machine but shares this one's CPUs; a higher value makes its garbage collections, each of which takes a CPU for a millisecond or more, rarer")
-	fs.IntVar(&o.consumerNice, "consumer-nice", 0, "catchup: with --consumer-process, the consumer process's nice value (0-19, Linux). For the same reason as --consumer-gogc: at a lower priority its decoding takes this machine's CPUs when the producer and the broker leave them idle")
+	fs.BoolVar(&o.consumerIdle, "consumer-idle", false, "catchup: with --consumer-process, run the consumer process under SCHED_IDLE (Linux). For the same reason as --consumer-gogc: its decoding then takes this machine's CPUs only when the producer and the broker leave them idle")
 	fs.BoolVar(&o.consumerProcess, "consumer-process", false, "catchup: run the catch-up consumer in a process of its own, as a remote consumer would be; the process is started before the baseline window and waits there, so that its start is not counted as catch-up")
 	fs.Usage = func() { printBenchUsage(fs) }
 	return fs, o
@@ -189,7 +189,7 @@ func (o *benchOptions) finish() error {
 		o.cfg.ConsumerCommand = []string{exe, "bench-consumer"}
 	}
 	o.cfg.ConsumerGCPercent = o.consumerGOGC
-	o.cfg.ConsumerNice = o.consumerNice
+	o.cfg.ConsumerIdle = o.consumerIdle
 	return nil
 }
 
