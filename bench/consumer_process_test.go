@@ -98,32 +98,12 @@ func TestCatchupConsumerProcessAgainstKfake(t *testing.T) {
 // A child that says READY more than once is started and stopped like any
 // other: the second line does not panic the bench.
 func TestConsumerProcessReadyTwice(t *testing.T) {
-	t.Setenv(childEnv, "ready-twice")
-	cfg := &Config{ConsumerCommand: []string{os.Args[0]}, Brokers: []string{"127.0.0.1:1"}, Topic: "t"}
-	cp, err := startConsumerProcess(cfg, func(int, int) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp.stop() // waits for the reader to see the end of the child's output
-
-	if code := cp.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("child exit code %d, want 0 (stopped before the catch-up)", code)
-	}
+	childExitsZero(t, "ready-twice", Config{}, "stopped before the catch-up")
 }
 
 // The consumer process runs with the GOGC the bench was given.
 func TestConsumerProcessGCPercent(t *testing.T) {
-	t.Setenv(childEnv, "gogc")
-	cfg := &Config{ConsumerCommand: []string{os.Args[0]}, Brokers: []string{"127.0.0.1:1"}, Topic: "t", ConsumerGCPercent: 2000}
-	cp, err := startConsumerProcess(cfg, func(int, int) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp.stop()
-
-	if code := cp.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("child exit code %d, want 0 (GOGC 2000 applied, stopped before the catch-up)", code)
-	}
+	childExitsZero(t, "gogc", Config{ConsumerGCPercent: 2000}, "GOGC 2000 applied, stopped before the catch-up")
 }
 
 // The consumer process runs under SCHED_IDLE when the bench asks, on every
@@ -132,15 +112,23 @@ func TestConsumerProcessIdle(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("SCHED_IDLE is set on Linux only")
 	}
-	t.Setenv(childEnv, "idle")
-	cfg := &Config{ConsumerCommand: []string{os.Args[0]}, Brokers: []string{"127.0.0.1:1"}, Topic: "t", ConsumerIdle: true}
-	cp, err := startConsumerProcess(cfg, func(int, int) {})
+	childExitsZero(t, "idle", Config{ConsumerIdle: true}, "every thread under SCHED_IDLE")
+}
+
+// childExitsZero starts this test binary as the consumer process in the
+// given TestMain mode, with cfg's consumer settings, stops it before the
+// catch-up and expects it to exit 0 (the mode's checks passed: what).
+func childExitsZero(t *testing.T, mode string, cfg Config, what string) {
+	t.Helper()
+	t.Setenv(childEnv, mode)
+	cfg.ConsumerCommand, cfg.Brokers, cfg.Topic = []string{os.Args[0]}, []string{"127.0.0.1:1"}, "t"
+	cp, err := startConsumerProcess(&cfg, func(int, int) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp.stop()
+	cp.stop() // waits for the reader to see the end of the child's output
 	if code := cp.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("child exit code %d, want 0 (every thread under SCHED_IDLE)", code)
+		t.Errorf("child exit code %d, want 0 (%s)", code, what)
 	}
 }
 
