@@ -500,7 +500,7 @@ func TestWrittenCallbacksRandomized(t *testing.T) {
 // would stay held.
 func TestRespondFrameAfterAnswerReleases(t *testing.T) {
 	r := &Request{}
-	r.done.Store(true)
+	r.state.Store(requestAnswered)
 	calls := 0
 	r.RespondFrame([][]byte{[]byte("late")}, 4, func() { calls++ })
 	if calls != 1 {

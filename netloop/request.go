@@ -24,16 +24,26 @@ type Request struct {
 	Received time.Time
 	Remote   string
 
-	conn    *connState
-	seq     uint64
-	done    atomic.Bool
-	skipped atomic.Bool // Skip took effect
-	failed  atomic.Bool // Fail took effect on a skipped request
+	conn  *connState
+	seq   uint64
+	state atomic.Uint32 // requestOpen until one of the answers takes effect
 }
+
+// A Request's states: an answer moves it out of requestOpen once, and Fail
+// moves a skipped one on to requestFailed.
+const (
+	requestOpen     uint32 = iota
+	requestAnswered        // Respond, RespondFrame or Close
+	requestSkipped
+	requestFailed
+)
+
+// answer moves the request from open to to; false if it had left already.
+func (r *Request) answer(to uint32) bool { return r.state.CompareAndSwap(requestOpen, to) }
 
 // Respond encodes resp at the request's version and queues it for writing.
 func (r *Request) Respond(resp kmsg.Response) {
-	if !r.done.CompareAndSwap(false, true) {
+	if !r.answer(requestAnswered) {
 		return
 	}
 	resp.SetVersion(r.Header.Version)
@@ -53,7 +63,7 @@ func (r *Request) Respond(resp kmsg.Response) {
 // request was answered already. It runs on the event loop (or the caller's
 // goroutine, for a dropped answer) and must not block.
 func (r *Request) RespondFrame(parts [][]byte, size int, written func()) {
-	if !r.done.CompareAndSwap(false, true) {
+	if !r.answer(requestAnswered) {
 		if written != nil {
 			written()
 		}
@@ -66,10 +76,9 @@ func (r *Request) RespondFrame(parts [][]byte, size int, written func()) {
 
 // Skip releases the request's slot without a response (acks=0 produce).
 func (r *Request) Skip() {
-	if !r.done.CompareAndSwap(false, true) {
+	if !r.answer(requestSkipped) {
 		return
 	}
-	r.skipped.Store(true)
 	r.conn.loop.server.metrics.observe(r.Header.Key, time.Since(r.Received), 0)
 	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: completionSkip})
 }
@@ -83,25 +92,25 @@ func (r *Request) Skip() {
 // request not yet answered it is Close; on an answered one, or a second
 // time, it does nothing.
 func (r *Request) Fail(reason string) {
-	if !r.skipped.Load() {
-		r.Close(reason)
+	if r.state.CompareAndSwap(requestSkipped, requestFailed) {
+		r.closeConn(completionFail, reason)
 		return
 	}
-	if !r.failed.CompareAndSwap(false, true) {
-		return
-	}
-	r.conn.loop.server.logger.Warn("closing connection", "remote", r.Remote, "api_key", r.Header.Key, "reason", reason)
-	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: completionFail})
+	r.Close(reason)
 }
 
 // Close answers nothing and closes the connection, for a request the handler
 // finds to violate the protocol in a way that has no error code.
 func (r *Request) Close(reason string) {
-	if !r.done.CompareAndSwap(false, true) {
-		return
+	if r.answer(requestAnswered) {
+		r.closeConn(completionClose, reason)
 	}
+}
+
+// closeConn logs why the connection closes and queues the close.
+func (r *Request) closeConn(kind completionKind, reason string) {
 	r.conn.loop.server.logger.Warn("closing connection", "remote", r.Remote, "api_key", r.Header.Key, "reason", reason)
-	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: completionClose})
+	r.conn.loop.complete(completion{conn: r.conn, seq: r.seq, kind: kind})
 }
 
 // ConnLocal is one value the Handler may keep for the request's connection,
@@ -112,4 +121,4 @@ func (r *Request) Close(reason string) {
 func (r *Request) ConnLocal() *any { return &r.conn.local }
 
 // Answered reports whether the request has been answered (or skipped).
-func (r *Request) Answered() bool { return r.done.Load() }
+func (r *Request) Answered() bool { return r.state.Load() != requestOpen }
