@@ -17,17 +17,30 @@ import (
 func setProcessIdle() error {
 	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
 	for range 2 {
-		tasks, err := os.ReadDir("/proc/self/task")
-		if err != nil {
-			return fmt.Errorf("bench: SCHED_IDLE: %w", err)
-		}
-		for _, task := range tasks {
-			tid, err := strconv.Atoi(task.Name())
-			if err != nil {
-				continue
-			}
+		err := eachThread(func(tid int) error {
 			if err := unix.SchedSetAttr(tid, &attr, 0); err != nil && err != unix.ESRCH {
 				return fmt.Errorf("bench: SCHED_IDLE for thread %d: %w", tid, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachThread calls f with the id of every thread of this process, and
+// stops at its first error.
+func eachThread(f func(tid int) error) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("bench: threads: %w", err)
+	}
+	for _, task := range tasks {
+		if tid, err := strconv.Atoi(task.Name()); err == nil {
+			if err := f(tid); err != nil {
+				return err
 			}
 		}
 	}

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,25 +9,16 @@ import (
 // allThreadsIdle checks that every thread of this process runs under
 // SCHED_IDLE.
 func allThreadsIdle() error {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, task := range tasks {
-		tid, err := strconv.Atoi(task.Name())
-		if err != nil {
-			continue
-		}
+	return eachThread(func(tid int) error {
 		attr, err := unix.SchedGetAttr(tid, 0)
-		if err == unix.ESRCH {
-			continue // the thread ended
-		}
-		if err != nil {
+		switch {
+		case err == unix.ESRCH:
+			return nil // the thread ended
+		case err != nil:
 			return fmt.Errorf("thread %d: %w", tid, err)
+		case attr.Policy != unix.SCHED_IDLE:
+			return fmt.Errorf("thread %d under policy %d, want SCHED_IDLE", tid, attr.Policy)
 		}
-		if attr.Policy != unix.SCHED_IDLE {
-			return fmt.Errorf("thread %d under policy %d, want SCHED_IDLE (%d threads)", tid, attr.Policy, len(tasks))
-		}
-	}
-	return nil
+		return nil
+	})
 }
