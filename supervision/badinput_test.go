@@ -242,22 +242,25 @@ func rawProduce(t *testing.T, n *Node, topic string, records []byte) kmsg.Produc
 	return rawProduceTo(t, n, topic, 0, records)
 }
 
+// oneBatchProduce is a Produce request at version with acks that carries
+// records to one partition (a 10 s timeout).
+func oneBatchProduce(version, acks int16, topic string, partition int32, records []byte) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = version, acks, 10_000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = partition, records
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
 // rawProduceTo is rawProduce to any partition.
 func rawProduceTo(t *testing.T, n *Node, topic string, partition int32, records []byte) kmsg.ProduceResponseTopicPartition {
 	t.Helper()
 	c := dialRaw(t, n)
-	req := kmsg.NewPtrProduceRequest()
-	req.Version = 9
-	req.Acks = -1
-	req.TimeoutMillis = 10_000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition = partition
-	rp.Records = records
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	corr := c.send(req)
+	corr := c.send(oneBatchProduce(9, -1, topic, partition, records))
 	resp := kmsg.NewPtrProduceResponse()
 	resp.Version = 9
 	c.receive(resp, corr)
@@ -530,16 +533,9 @@ func TestBadInput(t *testing.T) {
 		// Refused (floe has no transactions), and with acks=0 there is no
 		// answer to refuse it in: the connection is closed, as Kafka
 		// does. An answer would be read as the next request's.
-		req := kmsg.NewPtrProduceRequest()
-		req.Version = 7
+		req := oneBatchProduce(7, 0, "badinput", 0, testBatch([]byte("txn")))
 		txn := "txn"
-		req.TransactionID, req.Acks, req.TimeoutMillis = &txn, 0, 1000
-		topic := kmsg.NewProduceRequestTopic()
-		topic.Topic = "badinput"
-		part := kmsg.NewProduceRequestTopicPartition()
-		part.Records = testBatch([]byte("txn"))
-		topic.Partitions = append(topic.Partitions, part)
-		req.Topics = append(req.Topics, topic)
+		req.TransactionID = &txn
 		c := dialRaw(t, n)
 		c.send(req)
 		expectClosed(t, c.conn)
@@ -547,18 +543,6 @@ func TestBadInput(t *testing.T) {
 	// An acks=0 produce gets no answer; one that a partition refuses
 	// closes the connection (as Kafka does), after the answer to the
 	// request before it. The connection of an accepted one stays open.
-	acks0 := func(c *rawConn, topic string, partition int32, records []byte) {
-		req := kmsg.NewPtrProduceRequest()
-		req.Version = 7
-		req.Acks, req.TimeoutMillis = 0, 1000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition, rp.Records = partition, records
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		c.send(req)
-	}
 	corrupt := testBatch([]byte("acks0"))
 	corrupt[len(corrupt)-3] ^= 0xff
 	for _, k := range []struct {
@@ -577,7 +561,7 @@ func TestBadInput(t *testing.T) {
 			before := kmsg.NewPtrApiVersionsRequest()
 			before.Version = 3
 			corr := c.send(before)
-			acks0(c, k.topic, k.partition, k.records)
+			c.send(oneBatchProduce(7, 0, k.topic, k.partition, k.records))
 			resp := kmsg.NewPtrApiVersionsResponse()
 			resp.Version = 3
 			c.receive(resp, corr)
@@ -587,13 +571,20 @@ func TestBadInput(t *testing.T) {
 	run("produce/acks-0-accepted", func(t *testing.T) {
 		createTopic(t, admin, "acks0", 1, nil)
 		c := dialRaw(t, n)
-		acks0(c, "acks0", 0, testBatch([]byte("kept")))
-		after := kmsg.NewPtrApiVersionsRequest()
-		after.Version = 3
-		corr := c.send(after)
-		resp := kmsg.NewPtrApiVersionsResponse()
-		resp.Version = 3
-		c.receive(resp, corr) // the next answer is the ApiVersions one
+		c.send(oneBatchProduce(7, 0, "acks0", 0, testBatch([]byte("kept"))))
+		ping := func() {
+			req := kmsg.NewPtrApiVersionsRequest()
+			req.Version = 3
+			corr := c.send(req)
+			resp := kmsg.NewPtrApiVersionsResponse()
+			resp.Version = 3
+			c.receive(resp, corr) // the next answer is the ApiVersions one
+		}
+		ping()
+		// Once the batch is stored its partition has handled it, so a
+		// close it caused would have come: the connection still answers.
+		waitFor(t, 10*time.Second, "the acks=0 batch stored", func() bool { return endOffsets(t, admin, "acks0")[0] == 1 })
+		ping()
 	})
 	run("produce/corrupt-crc", func(t *testing.T) {
 		b := testBatch([]byte("three"), []byte("four"))
