@@ -45,7 +45,11 @@ func TestMain(m *testing.M) {
 		if path := os.Getenv(childEnv + "_STARTED"); path != "" {
 			_ = os.WriteFile(path, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
 		}
-		os.Exit(ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		code := ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		if path := os.Getenv(childEnv + "_STOPPED"); path != "" {
+			_ = os.WriteFile(path, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -60,9 +64,10 @@ func TestCatchupConsumerProcessAgainstKfake(t *testing.T) {
 	cfg.Baseline = 500 * time.Millisecond
 	cfg.Duration = 10 * time.Second
 	cfg.ConsumerCommand = []string{os.Args[0]}
-	started := filepath.Join(t.TempDir(), "started")
+	started, stopped := filepath.Join(t.TempDir(), "started"), filepath.Join(t.TempDir(), "stopped")
 	t.Setenv(childEnv, "consumer")
 	t.Setenv(childEnv+"_STARTED", started)
+	t.Setenv(childEnv+"_STOPPED", stopped)
 	res := runScenario(t, ScenarioCatchup, cfg)
 
 	c := res.Catchup
@@ -77,13 +82,13 @@ func TestCatchupConsumerProcessAgainstKfake(t *testing.T) {
 		t.Fatalf("the consumer process did not run: %v", err)
 	}
 	ns, _ := strconv.ParseInt(string(raw), 10, 64)
-	var baseline, catchup float64 = -1, -1
+	var baseline, catchup, catchupEnd float64 = -1, -1, -1
 	for _, p := range res.Phases {
 		switch p.Name {
 		case "baseline":
 			baseline = p.StartSeconds
 		case "catchup":
-			catchup = p.StartSeconds
+			catchup, catchupEnd = p.StartSeconds, p.EndSeconds
 		}
 	}
 	// Phase starts are rounded to the millisecond; so is this, or a child
@@ -92,6 +97,16 @@ func TestCatchupConsumerProcessAgainstKfake(t *testing.T) {
 	at := seconds(time.Unix(0, ns).Sub(res.Start))
 	if baseline < 0 || catchup < 0 || at > baseline {
 		t.Errorf("consumer process started at %.3f s, baseline at %.3f s, catch-up at %.3f s: want it started before the baseline", at, baseline, catchup)
+	}
+	// Its stop (the connections' close, the process's exit) is not
+	// catch-up: it comes after the window.
+	raw, err = os.ReadFile(stopped)
+	if err != nil {
+		t.Fatalf("the consumer process did not stop normally: %v", err)
+	}
+	ns, _ = strconv.ParseInt(string(raw), 10, 64)
+	if at := seconds(time.Unix(0, ns).Sub(res.Start)); at < catchupEnd {
+		t.Errorf("consumer process stopped at %.3f s, within the catch-up (until %.3f s)", at, catchupEnd)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,8 +113,17 @@ func TestCatchupAgainstKfake(t *testing.T) {
 	cfg.Duration = 10 * time.Second // the longest catch-up allowed; kfake drains in far less
 	// kfake has no metrics: a stand-in /metrics whose Produce histogram
 	// and WAL-write stage gain 100 requests (all under 0.8 ms) per scrape.
+	// Each scrape takes 20 ms and notes its middle, which must fall in
+	// neither measured window.
 	var scrapes atomic.Int64
+	var scrapedMu sync.Mutex
+	var scrapedAt []time.Time
 	metricsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(10 * time.Millisecond)
+		scrapedMu.Lock()
+		scrapedAt = append(scrapedAt, time.Now())
+		scrapedMu.Unlock()
+		time.Sleep(10 * time.Millisecond)
 		n := 100 * scrapes.Add(1)
 		for _, le := range []string{"0.0004", "0.0008", "+Inf"} {
 			fmt.Fprintf(w, "floe_request_duration_seconds_bucket{api=\"Produce\",le=%q} %d\n", le, n)
@@ -177,9 +187,22 @@ func TestCatchupAgainstKfake(t *testing.T) {
 		}
 	}
 	c := res.Catchup
-	if names := phaseNames(res); strings.Join(names, ",") != "backlog,baseline,catchup,drain" {
+	if names := phaseNames(res); strings.Join(names, ",") != "backlog,baseline,readings,catchup,drain" {
 		t.Errorf("phases %v", names)
 	}
+	scrapedMu.Lock()
+	for _, at := range scrapedAt {
+		s := seconds(at.Sub(res.Start))
+		for _, p := range res.Phases {
+			if (p.Name == "baseline" || p.Name == "catchup") && s > p.StartSeconds && s < p.EndSeconds {
+				t.Errorf("a /metrics scrape at %.3f s, within the %s window (%.3f–%.3f s)", s, p.Name, p.StartSeconds, p.EndSeconds)
+			}
+		}
+	}
+	if len(scrapedAt) != 4 {
+		t.Errorf("%d /metrics scrapes, want 4 (each window's edges)", len(scrapedAt))
+	}
+	scrapedMu.Unlock()
 	if !c.Drained || c.DrainSeconds <= 0 || c.DrainSeconds >= cfg.Duration.Seconds() {
 		t.Errorf("drained %t in %.3fs", c.Drained, c.DrainSeconds)
 	}
