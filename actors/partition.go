@@ -259,7 +259,7 @@ func (p *partition) produce(m *produceMsg) {
 		wire.SetLogAppendTime(batch, &h, appendTime)
 	}
 	l.nextOffset = last + 1
-	l.appendBatch(cachedBatch{base: base, last: last, header: h, data: batch, appended: now.UnixNano()})
+	l.appendBatch(cachedBatch{base: base, last: last, header: h, data: batch})
 	p.b.cacheBytes.Add(int64(len(batch)))
 	p.producers.record(h, base, last, appendTime, now.UnixMilli())
 	if int64(len(p.producers)) != p.log.producerCount {

@@ -16,7 +16,6 @@ type cachedBatch struct {
 	header     wire.BatchHeader
 	data       []byte
 	pos        int64 // where the batch starts in a running count of the partition's cached bytes
-	appended   int64 // unix nanos when the partition cached it; 0 when replayed from the WAL at start
 }
 
 // objectRange says which object block holds [first, end) of a stream.

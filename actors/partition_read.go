@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"time"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -25,7 +23,7 @@ func (p *partition) fetch(m *fetchMsg) {
 	case off >= l.cacheStart():
 		p.b.metrics.cacheHits.Inc()
 		i := l.findCached(off)
-		catchUp := p.catchingUp(i, time.Now().UnixNano())
+		catchUp := p.catchingUp(i)
 		if catchUp && p.sitOut(m, part) {
 			return
 		}
@@ -41,28 +39,26 @@ func (p *partition) fetch(m *fetchMsg) {
 	}
 }
 
-// A read from the log cache is a lagging reader's, metered by the cold
-// path's byte budget like reads from objects, when it starts more than
-// catchUpBehindBytes behind the end of the log in data the partition
-// cached more than catchUpBehindAge ago. So a consumer draining a backlog
-// does not, once it reaches the log cache, take the rest at memory speed:
-// a burst of sends and of work for the consumer that the producers on this
-// broker would feel. A tail reader reads what arrived moments ago, however
-// many bytes a fast partition takes in between two of its fetches, and is
-// never metered.
-const (
-	catchUpBehindBytes = 512 << 10
-	catchUpBehindAge   = 500 * time.Millisecond
-)
+// catchUpBehindBytes is how far behind the end of a partition's log a
+// reader must be, at the least, for a read from the log cache to count as
+// catch-up.
+const catchUpBehindBytes = 4 << 20
 
-// catchingUp reports whether a read from live()[i] on, at now (unix nanos),
-// is a lagging reader's (see catchUpBehindBytes).
-func (p *partition) catchingUp(i int, now int64) bool {
+// catchingUp reports whether a read from live()[i] on is a lagging
+// reader's: more than half the partition's cached bytes (and at least
+// catchUpBehindBytes) behind the end of the log. Such reads are metered by
+// the cold path's byte budget like reads from objects, so that a consumer
+// draining a backlog does not, once it reaches the log cache, take its
+// last tens of megabytes at memory speed, a burst of sends and of work
+// for the consumer that the producers on this broker would feel. A tail
+// reader is never that far behind, and is never metered.
+func (p *partition) catchingUp(i int) bool {
 	if p.b.coldBudget == nil || i < 0 {
 		return false
 	}
 	l := p.log
-	return l.behind(i) > catchUpBehindBytes && now-l.live()[i].appended > int64(catchUpBehindAge)
+	behind := l.behind(i)
+	return behind > catchUpBehindBytes && behind > l.cacheBytes/2
 }
 
 // parkUnmet parks a long poll on this partition when what it read here

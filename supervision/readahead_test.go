@@ -199,7 +199,7 @@ func TestColdReadaheadHidesLatency(t *testing.T) {
 // log cache, from the first offset, with a cold-read budget of 4 MiB/s. The
 // reader is catching up although no object is read, so the budget meters it
 // (its rounds are sat out while the budget is in debt) until it is within
-// 512 KiB of the end.
+// half the cache of the end.
 func TestCatchUpFromLogCacheMetered(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.LogCacheBytes = 64 << 20
@@ -212,9 +212,6 @@ func TestCatchUpFromLogCacheMetered(t *testing.T) {
 	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
 	createTopic(t, cl, "behind", 1, nil)
 	produceAll(t, cl, "behind", 1, perPartition, size)
-	// A reader of data cached in the last half second is a tail reader,
-	// however far behind; this one reads a backlog that is older.
-	time.Sleep(time.Second)
 
 	consumeAll(t, n, "behind", 1, perPartition, size)
 	if reads := n.Broker().ColdReads(); reads != 0 {

@@ -144,7 +144,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.IntVar(&o.coldReaders, "cold-readers", 4, "concurrent object-store reads for consumers behind the log cache")
 	fs.IntVar(&o.coldReadNice, "cold-read-nice", 10, "nice value (1-19) of the threads the cold readers run on, below the broker's other threads, so that when the CPUs are short produce and tail reads run first; 0 = normal priority")
 	fs.StringVar(&o.blockCacheSize, "block-cache-size", "256MiB", "memory for object blocks read by lagging consumers (apart from the log cache)")
-	fs.StringVar(&o.coldReadRate, "cold-read-rate", "64MiB", "bytes per second all lagging consumers together are served from objects, and from the log cache when reading data over 0.5 s old, more than 512 KiB behind its end (0 = no limit); keeps catch-up reads from starving produce")
+	fs.StringVar(&o.coldReadRate, "cold-read-rate", "64MiB", "bytes per second all lagging consumers together are served from objects, and from the log cache while far behind its end (0 = no limit); keeps catch-up reads from starving produce")
 	fs.DurationVar(&o.retentionCheck, "retention-check-interval", 30*time.Second, "how often retention.ms / retention.bytes are applied and expired objects deleted")
 	fs.DurationVar(&o.compactionInterval, "compaction-interval", time.Minute, "how often small objects are looked for and merged")
 	fs.StringVar(&o.compactionRate, "compaction-rate", "32MiB", "bytes per second compaction may read and write")
