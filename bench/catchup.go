@@ -65,12 +65,7 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 		c.BaselineClient = takeRuntimeSnapshot().since(baselineStart)
 		c.BaselineMachine = takePressureSnapshot().since(baselinePressure)
 		c.BaselineBroker = brokerWindow(brokerStart, r.brokerProduceHistogram(ctx))
-		starts, err := offsets(ctx, cfg, false)
-		if err != nil {
-			stopErr = err
-			return
-		}
-		ends, err := offsets(ctx, cfg, true)
+		starts, ends, err := listOffsets(ctx, cfg, true, true)
 		if err != nil {
 			stopErr = err
 			return

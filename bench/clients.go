@@ -131,26 +131,45 @@ func allLed(td kadm.TopicDetail) bool {
 
 // offsets lists the start or end offset of every partition of the topic.
 func offsets(ctx context.Context, cfg *Config, end bool) (map[int32]int64, error) {
+	starts, ends, err := listOffsets(ctx, cfg, !end, end)
+	if end {
+		return ends, err
+	}
+	return starts, err
+}
+
+// listOffsets lists the start offsets, the end offsets or both of every
+// partition of the topic, with one client.
+func listOffsets(ctx context.Context, cfg *Config, start, end bool) (starts, ends map[int32]int64, err error) {
 	cl, err := adminClient(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	list := adm.ListStartOffsets
+	list := func(f func(context.Context, ...string) (kadm.ListedOffsets, error)) (map[int32]int64, error) {
+		listed, err := f(ctx, cfg.Topic)
+		if err == nil {
+			err = listed.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bench: list offsets of %s: %w", cfg.Topic, err)
+		}
+		out := make(map[int32]int64)
+		listed.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+		return out, nil
+	}
+	if start {
+		if starts, err = list(adm.ListStartOffsets); err != nil {
+			return nil, nil, err
+		}
+	}
 	if end {
-		list = adm.ListEndOffsets
+		if ends, err = list(adm.ListEndOffsets); err != nil {
+			return nil, nil, err
+		}
 	}
-	listed, err := list(ctx, cfg.Topic)
-	if err == nil {
-		err = listed.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("bench: list offsets of %s: %w", cfg.Topic, err)
-	}
-	out := make(map[int32]int64)
-	listed.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
-	return out, nil
+	return starts, ends, nil
 }
 
 // payloadPoolBytes is the size of the shared random payload that record

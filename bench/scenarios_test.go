@@ -118,7 +118,10 @@ func TestCatchupAgainstKfake(t *testing.T) {
 	var scrapes atomic.Int64
 	var scrapedMu sync.Mutex
 	var scrapedAt []time.Time
-	metricsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	metricsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if enc := req.Header.Get("Accept-Encoding"); enc != "identity" {
+			t.Errorf("a /metrics scrape asked for Accept-Encoding %q: the broker would compress for a reader on its own machine", enc)
+		}
 		time.Sleep(10 * time.Millisecond)
 		scrapedMu.Lock()
 		scrapedAt = append(scrapedAt, time.Now())
