@@ -65,7 +65,7 @@ func (r *run) catchup(ctx context.Context) (Result, error) {
 		c.BaselineClient = takeRuntimeSnapshot().since(baselineStart)
 		c.BaselineMachine = takePressureSnapshot().since(baselinePressure)
 		c.BaselineBroker = brokerWindow(brokerStart, r.brokerProduceHistogram(ctx))
-		starts, ends, err := listOffsets(ctx, cfg, true, true)
+		starts, ends, err := listOffsets(ctx, cfg)
 		if err != nil {
 			stopErr = err
 			return

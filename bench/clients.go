@@ -129,18 +129,9 @@ func allLed(td kadm.TopicDetail) bool {
 	return true
 }
 
-// offsets lists the start or end offset of every partition of the topic.
-func offsets(ctx context.Context, cfg *Config, end bool) (map[int32]int64, error) {
-	starts, ends, err := listOffsets(ctx, cfg, !end, end)
-	if end {
-		return ends, err
-	}
-	return starts, err
-}
-
-// listOffsets lists the start offsets, the end offsets or both of every
-// partition of the topic, with one client.
-func listOffsets(ctx context.Context, cfg *Config, start, end bool) (starts, ends map[int32]int64, err error) {
+// listOffsets lists the start and the end offset of every partition of
+// the topic, with one client.
+func listOffsets(ctx context.Context, cfg *Config) (starts, ends map[int32]int64, err error) {
 	cl, err := adminClient(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -159,15 +150,11 @@ func listOffsets(ctx context.Context, cfg *Config, start, end bool) (starts, end
 		listed.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
 		return out, nil
 	}
-	if start {
-		if starts, err = list(adm.ListStartOffsets); err != nil {
-			return nil, nil, err
-		}
+	if starts, err = list(adm.ListStartOffsets); err != nil {
+		return nil, nil, err
 	}
-	if end {
-		if ends, err = list(adm.ListEndOffsets); err != nil {
-			return nil, nil, err
-		}
+	if ends, err = list(adm.ListEndOffsets); err != nil {
+		return nil, nil, err
 	}
 	return starts, ends, nil
 }

@@ -16,7 +16,7 @@ const e2eCatchUpTimeout = 10 * time.Second
 // is its receipt time (when the poll returned) minus the stamp.
 func (r *run) e2e(ctx context.Context) (Result, error) {
 	cfg := r.cfg
-	ends, err := offsets(ctx, cfg, true)
+	_, ends, err := listOffsets(ctx, cfg)
 	if err != nil {
 		return Result{}, err
 	}

@@ -186,7 +186,7 @@ func wantObject(t *testing.T, m map[string]any, key string) map[string]any {
 // endOffsetsSum is the number of records the topic holds.
 func endOffsetsSum(t *testing.T, cfg Config) int64 {
 	t.Helper()
-	ends, err := offsets(context.Background(), &cfg, true)
+	_, ends, err := listOffsets(context.Background(), &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
