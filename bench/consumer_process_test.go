@@ -42,16 +42,35 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	if os.Getenv(childEnv) == "consumer" {
-		if path := os.Getenv(childEnv + "_STARTED"); path != "" {
-			_ = os.WriteFile(path, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
-		}
+		writeStamp(childEnv + "_STARTED")
 		code := ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-		if path := os.Getenv(childEnv + "_STOPPED"); path != "" {
-			_ = os.WriteFile(path, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
-		}
+		writeStamp(childEnv + "_STOPPED")
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
+}
+
+// writeStamp writes the time now (unix nanos) to the file the environment
+// variable env names, if it names one.
+func writeStamp(env string) {
+	if path := os.Getenv(env); path != "" {
+		_ = os.WriteFile(path, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+	}
+}
+
+// readStamp is the time writeStamp wrote to path, in seconds since start
+// (rounded to the millisecond, as phase edges are).
+func readStamp(t *testing.T, path string, start time.Time, what string) float64 {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the consumer process %s: %v", what, err)
+	}
+	ns, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		t.Fatalf("the consumer process %s: stamp %q: %v", what, raw, err)
+	}
+	return seconds(time.Unix(0, ns).Sub(start))
 }
 
 // With ConsumerCommand the catch-up consumer runs in a process of its own,
@@ -77,11 +96,6 @@ func TestCatchupConsumerProcessAgainstKfake(t *testing.T) {
 	if c.BacklogRecords < 1000 || c.ReadRecords < c.BacklogRecords || c.RateMultiple <= 0 {
 		t.Errorf("read %d records of a %d-record backlog, %.2f× the produce rate", c.ReadRecords, c.BacklogRecords, c.RateMultiple)
 	}
-	raw, err := os.ReadFile(started)
-	if err != nil {
-		t.Fatalf("the consumer process did not run: %v", err)
-	}
-	ns, _ := strconv.ParseInt(string(raw), 10, 64)
 	var baseline, catchup, catchupEnd float64 = -1, -1, -1
 	for _, p := range res.Phases {
 		switch p.Name {
@@ -94,18 +108,13 @@ func TestCatchupConsumerProcessAgainstKfake(t *testing.T) {
 	// Phase starts are rounded to the millisecond; so is this, or a child
 	// started less than half a millisecond before the baseline would read
 	// as started after it. Rounding keeps the order.
-	at := seconds(time.Unix(0, ns).Sub(res.Start))
+	at := readStamp(t, started, res.Start, "did not run")
 	if baseline < 0 || catchup < 0 || at > baseline {
 		t.Errorf("consumer process started at %.3f s, baseline at %.3f s, catch-up at %.3f s: want it started before the baseline", at, baseline, catchup)
 	}
 	// Its stop (the connections' close, the process's exit) is not
 	// catch-up: it comes after the window.
-	raw, err = os.ReadFile(stopped)
-	if err != nil {
-		t.Fatalf("the consumer process did not stop normally: %v", err)
-	}
-	ns, _ = strconv.ParseInt(string(raw), 10, 64)
-	if at := seconds(time.Unix(0, ns).Sub(res.Start)); at < catchupEnd {
+	if at := readStamp(t, stopped, res.Start, "did not stop normally"); at < catchupEnd {
 		t.Errorf("consumer process stopped at %.3f s, within the catch-up (until %.3f s)", at, catchupEnd)
 	}
 }
