@@ -75,8 +75,8 @@ func WriteTable(w io.Writer, r Result) error {
 			fmt.Fprintf(w, "its sends, after their due time (the bench's own timer): p50 %d → %d µs, p99 %d → %d µs\n", b.P50, c.P50, b.P99, c.P99)
 		}
 		if bm, cm := k.BaselineMachine, k.CatchupMachine; bm != nil && cm != nil {
-			fmt.Fprintf(w, "this machine (Linux PSI), baseline → catch-up: some task waiting for a CPU %.1f%% → %.1f%% of the time, for I/O %.1f%% → %.1f%%\n",
-				bm.CPUSomePercent, cm.CPUSomePercent, bm.IOSomePercent, cm.IOSomePercent)
+			fmt.Fprintf(w, "this machine (Linux PSI), baseline → catch-up: some task waiting for a CPU %.1f%% → %.1f%% of the time, for I/O %.1f%% → %.1f%%; CPU time stolen by the hypervisor %.2f%% → %.2f%%\n",
+				bm.CPUSomePercent, cm.CPUSomePercent, bm.IOSomePercent, cm.IOSomePercent, bm.StealPercent, cm.StealPercent)
 		}
 		if bb, cb := k.BaselineBroker, k.CatchupBroker; bb != nil && cb != nil {
 			fmt.Fprintf(w, "the broker's own Produce latency, baseline → catch-up: p50 ≤ %.0f → ≤ %.0f µs, p99 ≤ %.0f → ≤ %.0f µs, p99.9 ≤ %.0f → ≤ %.0f µs (%d → %d requests)\n",

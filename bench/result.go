@@ -90,6 +90,10 @@ type Point struct {
 	ConsumeMiBPerSecond     float64 `json:"consume_mib_per_second"`
 	E2EP50                  int64   `json:"e2e_p50_us"`
 	E2EP99                  int64   `json:"e2e_p99_us"`
+
+	// StealPercent is the share of the machine's CPU time in this second
+	// that the hypervisor gave to other guests (see MachinePressure).
+	StealPercent float64 `json:"steal_percent"`
 }
 
 // E2EResult adds the consumers' view to an e2e run.

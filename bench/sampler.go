@@ -25,6 +25,8 @@ type sampler struct {
 
 	series []Point
 	last   time.Time
+	cpu    cpuTimes // at last; cpuOK is false where /proc/stat cannot be read
+	cpuOK  bool
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
@@ -35,6 +37,7 @@ func (r *run) startSampler(scenario string, planned time.Duration, p *phases, pr
 		producer: producer, consumer: consumer, progress: r.progress,
 		overLine: isTerminal(r.progress), last: r.start, done: make(chan struct{}),
 	}
+	s.cpu, s.cpuOK = s.readCPU()
 	s.wg.Go(s.loop)
 	return s
 }
@@ -90,8 +93,17 @@ func (s *sampler) sample(now time.Time) {
 		pt.ConsumeMiBPerSecond = round2(float64(cw.bytes) / width / (1 << 20))
 		pt.E2EP50, pt.E2EP99 = cw.latency.P50, cw.latency.P99
 	}
+	if cpu, ok := s.readCPU(); ok && s.cpuOK {
+		pt.StealPercent, _ = cpu.stealPercent(s.cpu)
+		s.cpu = cpu
+	}
 	s.series = append(s.series, pt)
 	s.printProgress(pt, pw.phaseP99)
+}
+
+func (s *sampler) readCPU() (cpuTimes, bool) {
+	t, err := readCPUTimes()
+	return t, err == nil
 }
 
 func (s *sampler) printProgress(pt Point, phaseP99 int64) {
@@ -107,6 +119,9 @@ func (s *sampler) printProgress(pt Point, phaseP99 int64) {
 		if pt.E2EP99 > 0 {
 			line += "  e2e p99 " + formatMicros(pt.E2EP99)
 		}
+	}
+	if pt.StealPercent > 0 {
+		line += fmt.Sprintf("  steal %.1f%%", pt.StealPercent)
 	}
 	if s.overLine {
 		fmt.Fprintf(s.progress, "\r\033[K%s", line)

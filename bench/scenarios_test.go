@@ -184,7 +184,7 @@ func TestCatchupAgainstKfake(t *testing.T) {
 	// the machine's CPU and I/O pressure, shares of wall time.
 	if _, err := readPressureSome("/proc/pressure/cpu"); err == nil {
 		for window, mp := range map[string]*MachinePressure{"baseline": res.Catchup.BaselineMachine, "catch-up": res.Catchup.CatchupMachine} {
-			if mp == nil || mp.CPUSomePercent < 0 || mp.CPUSomePercent > 100 || mp.IOSomePercent < 0 || mp.IOSomePercent > 100 {
+			if mp == nil || mp.CPUSomePercent < 0 || mp.CPUSomePercent > 100 || mp.IOSomePercent < 0 || mp.IOSomePercent > 100 || mp.StealPercent < 0 || mp.StealPercent > 100 {
 				t.Errorf("machine pressure in the %s window: %+v", window, mp)
 			}
 		}

@@ -205,6 +205,29 @@ func TestBrokerRequestHistogramWindow(t *testing.T) {
 	}
 }
 
+func TestParseCPUTimes(t *testing.T) {
+	stat := "cpu  6815 0 2534 14314 58 0 19 22 5 0\ncpu0 3396 0 1186 7281 9 0 3 8 0 0\nintr 1\n"
+	got, err := parseCPUTimes([]byte(stat))
+	if want := (cpuTimes{total: 6815 + 2534 + 14314 + 58 + 19 + 22, steal: 22}); err != nil || got != want {
+		t.Errorf("got %+v, %v; want %+v (guest time is inside user time, so not added)", got, err, want)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8\n", "cpu  1 2 3 4 5 6 7\n", "cpu  1 2 3 x 5 6 7 8\n", "intr 1\ncpu  1 2 3 4 5 6 7 8\n"} {
+		if v, err := parseCPUTimes([]byte(bad)); err == nil {
+			t.Errorf("%q: got %+v, want an error", bad, v)
+		}
+	}
+	a, b := cpuTimes{total: 100, steal: 4}, cpuTimes{total: 300, steal: 9}
+	if p, ok := b.stealPercent(a); !ok || p != 2.5 {
+		t.Errorf("5 of 200 ticks stolen: %v %v, want 2.5%%", p, ok)
+	}
+	if p, ok := a.stealPercent(b); ok {
+		t.Errorf("backwards: %v, want none", p)
+	}
+	if p, ok := a.stealPercent(a); ok {
+		t.Errorf("no time passed: %v, want none", p)
+	}
+}
+
 func TestParsePressureSome(t *testing.T) {
 	got, err := parsePressureSome([]byte("some avg10=1.80 avg60=3.74 avg300=9.35 total=14089747829\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n"))
 	if err != nil || got != 14089747829 {
@@ -216,10 +239,10 @@ func TestParsePressureSome(t *testing.T) {
 		}
 	}
 	t0 := time.Unix(100, 0)
-	a := pressureSnapshot{at: t0, cpuUs: 1_000_000, ioUs: 2_000_000, ok: true}
-	b := pressureSnapshot{at: t0.Add(2 * time.Second), cpuUs: 1_500_000, ioUs: 2_100_000, ok: true}
-	if p := b.since(a); p == nil || p.CPUSomePercent != 25 || p.IOSomePercent != 5 {
-		t.Errorf("2 s with 0.5 s of CPU stall and 0.1 s of I/O stall: %+v, want 25%% and 5%%", p)
+	a := pressureSnapshot{at: t0, cpuUs: 1_000_000, ioUs: 2_000_000, cpu: cpuTimes{total: 1000, steal: 10}, ok: true}
+	b := pressureSnapshot{at: t0.Add(2 * time.Second), cpuUs: 1_500_000, ioUs: 2_100_000, cpu: cpuTimes{total: 1400, steal: 22}, ok: true}
+	if p := b.since(a); p == nil || p.CPUSomePercent != 25 || p.IOSomePercent != 5 || p.StealPercent != 3 {
+		t.Errorf("2 s with 0.5 s of CPU stall, 0.1 s of I/O stall and 12 of 400 ticks stolen: %+v, want 25%%, 5%% and 3%%", p)
 	}
 	if p := b.since(pressureSnapshot{at: t0}); p != nil {
 		t.Errorf("from an unreadable snapshot: %+v, want none", p)
