@@ -31,7 +31,9 @@
 // "log_start" (stream → offset), "objects" (id → binary, see codec.go),
 // "wal_trim" (shard → position), "producers" (stream, producer id → binary),
 // "groups" and "group_offsets" (consumer groups and their committed offsets,
-// made on the first group write; see groups.go), and "schema" (the layout
+// made on the first group write; see groups.go), "broker_configs" (dynamic
+// broker configs, made on the first write; see broker_configs.go), and
+// "schema" (the layout
 // version, checked at Open). Compaction's index switch (ReplaceObjects) and
 // an upload's commit (CommitUpload) are each one transaction.
 //
