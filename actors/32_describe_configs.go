@@ -7,9 +7,11 @@ package actors
 // (dynamic topic config or default); requested names filter the list. v1+
 // synonyms are included when asked for; v3+ carry the config type and
 // documentation. A broker resource named by this broker's id lists the
-// settings it runs with that have a Kafka name (brokerConfigs), read-only:
-// floe's broker settings are flags. The cluster-wide default resource (an
-// empty name) holds only dynamic defaults, of which floe has none.
+// settings it runs with that have a Kafka name (brokerConfigs), read-only
+// (they are flags), and the dynamic broker configs (broker_config.go) with
+// the level each value comes from and, as synonyms, every level that sets
+// it. The cluster-wide default resource (an empty name) holds the dynamic
+// defaults set on it.
 //
 // Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST for another broker's id
 // and other resource types.
@@ -43,8 +45,9 @@ func (b *Broker) handleDescribeConfigs(r *netloop.Request, req *kmsg.DescribeCon
 		case kmsg.ConfigResourceTypeBroker:
 			switch res.ResourceName {
 			case "":
-			case strconv.Itoa(int(b.cfg.NodeID)):
-				rr.Configs = encodeConfigs(b.brokerConfigs(), res.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)
+				rr.Configs = encodeConfigs(b.clusterDefaultDescribed(), res.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)
+			case b.brokerResource():
+				rr.Configs = encodeConfigs(append(b.brokerConfigs(), b.dynamicDescribed()...), res.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)
 			default:
 				rr.ErrorCode = kerr.InvalidRequest.Code
 				msg := "this is broker " + strconv.Itoa(int(b.cfg.NodeID))
@@ -66,6 +69,15 @@ type describedConfig struct {
 	kind        kmsg.ConfigType
 	readOnly    bool
 	doc         string
+	// synonyms are the levels that give the config a value, highest
+	// precedence first; none means the config itself alone.
+	synonyms []configSynonym
+}
+
+// configSynonym is one level's value of a config.
+type configSynonym struct {
+	value  string
+	source kmsg.ConfigSource
 }
 
 // topicConfigs describes every topic config floe knows (topicConfigSpecs)
@@ -102,20 +114,20 @@ func (b *Broker) brokerConfigs() []describedConfig {
 	g := b.cfg.Groups
 	id := strconv.Itoa(int(b.cfg.NodeID))
 	return append([]describedConfig{
-		{"node.id", id, static, kmsg.ConfigTypeInt, true, "This broker's id."},
-		{"broker.id", id, static, kmsg.ConfigTypeInt, true, "The same as node.id."},
-		{"advertised.listeners", "PLAINTEXT://" + net.JoinHostPort(b.cfg.AdvertiseHost, strconv.Itoa(int(b.cfg.AdvertisePort))), static, kmsg.ConfigTypeList, true, "The address given to clients (--advertise)."},
-		{"auto.create.topics.enable", strconv.FormatBool(b.cfg.AutoCreateTopics), static, kmsg.ConfigTypeBoolean, true, "Whether Metadata and Produce create missing topics (--auto-create-topics)."},
-		{"num.partitions", strconv.Itoa(int(b.cfg.DefaultPartitions)), static, kmsg.ConfigTypeInt, true, "Partitions of an auto-created topic (--default-partitions)."},
-		{"default.replication.factor", "1", builtIn, kmsg.ConfigTypeShort, true, "One copy: durability comes from the fsync'd WAL and the object store."},
-		{"min.insync.replicas", def("min.insync.replicas"), builtIn, kmsg.ConfigTypeInt, true, "Default of the topic config."},
-		{"log.retention.ms", def("retention.ms"), builtIn, kmsg.ConfigTypeLong, true, "Default of the topic config retention.ms."},
-		{"log.retention.bytes", def("retention.bytes"), builtIn, kmsg.ConfigTypeLong, true, "Default of the topic config retention.bytes."},
-		{"log.cleanup.policy", def("cleanup.policy"), builtIn, kmsg.ConfigTypeList, true, "Default of the topic config cleanup.policy."},
-		{"log.message.timestamp.type", def("message.timestamp.type"), builtIn, kmsg.ConfigTypeString, true, "Default of the topic config message.timestamp.type."},
-		{"message.max.bytes", def("max.message.bytes"), builtIn, kmsg.ConfigTypeInt, true, "Default of the topic config max.message.bytes."},
-		{"compression.type", def("compression.type"), builtIn, kmsg.ConfigTypeString, true, "Batches are stored as the producer sent them."},
-		{"offsets.retention.minutes", strconv.FormatInt(int64(g.OffsetsRetention/time.Minute), 10), static, kmsg.ConfigTypeInt, true, "How long an empty group's committed offsets are kept (--offsets-retention)."},
+		{"node.id", id, static, kmsg.ConfigTypeInt, true, "This broker's id.", nil},
+		{"broker.id", id, static, kmsg.ConfigTypeInt, true, "The same as node.id.", nil},
+		{"advertised.listeners", "PLAINTEXT://" + net.JoinHostPort(b.cfg.AdvertiseHost, strconv.Itoa(int(b.cfg.AdvertisePort))), static, kmsg.ConfigTypeList, true, "The address given to clients (--advertise).", nil},
+		{"auto.create.topics.enable", strconv.FormatBool(b.cfg.AutoCreateTopics), static, kmsg.ConfigTypeBoolean, true, "Whether Metadata and Produce create missing topics (--auto-create-topics).", nil},
+		{"num.partitions", strconv.Itoa(int(b.cfg.DefaultPartitions)), static, kmsg.ConfigTypeInt, true, "Partitions of an auto-created topic (--default-partitions).", nil},
+		{"default.replication.factor", "1", builtIn, kmsg.ConfigTypeShort, true, "One copy: durability comes from the fsync'd WAL and the object store.", nil},
+		{"min.insync.replicas", def("min.insync.replicas"), builtIn, kmsg.ConfigTypeInt, true, "Default of the topic config.", nil},
+		{"log.retention.ms", def("retention.ms"), builtIn, kmsg.ConfigTypeLong, true, "Default of the topic config retention.ms.", nil},
+		{"log.retention.bytes", def("retention.bytes"), builtIn, kmsg.ConfigTypeLong, true, "Default of the topic config retention.bytes.", nil},
+		{"log.cleanup.policy", def("cleanup.policy"), builtIn, kmsg.ConfigTypeList, true, "Default of the topic config cleanup.policy.", nil},
+		{"log.message.timestamp.type", def("message.timestamp.type"), builtIn, kmsg.ConfigTypeString, true, "Default of the topic config message.timestamp.type.", nil},
+		{"message.max.bytes", def("max.message.bytes"), builtIn, kmsg.ConfigTypeInt, true, "Default of the topic config max.message.bytes.", nil},
+		{"compression.type", def("compression.type"), builtIn, kmsg.ConfigTypeString, true, "Batches are stored as the producer sent them.", nil},
+		{"offsets.retention.minutes", strconv.FormatInt(int64(g.OffsetsRetention/time.Minute), 10), static, kmsg.ConfigTypeInt, true, "How long an empty group's committed offsets are kept (--offsets-retention).", nil},
 	}, groupConfigs(g)...)
 }
 
@@ -129,14 +141,14 @@ func groupConfigs(g GroupConfig) []describedConfig {
 		const builtIn = kmsg.ConfigSourceDefaultConfig
 		ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 		return []describedConfig{
-			{"offsets.retention.check.interval.ms", ms(g.RetentionCheckInterval), builtIn, kmsg.ConfigTypeLong, true, "How often expired offsets are looked for."},
-			{"offset.metadata.max.bytes", strconv.Itoa(g.OffsetMetadataMaxBytes), builtIn, kmsg.ConfigTypeInt, true, "Largest metadata string of a committed offset."},
-			{"group.initial.rebalance.delay.ms", ms(g.InitialRebalanceDelay), builtIn, kmsg.ConfigTypeInt, true, "How long an empty group's first rebalance waits for more members."},
-			{"group.min.session.timeout.ms", ms(g.MinSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Shortest session timeout a classic member may ask for."},
-			{"group.max.session.timeout.ms", ms(g.MaxSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Longest session timeout a classic member may ask for."},
-			{"group.max.size", strconv.Itoa(g.MaxSize), builtIn, kmsg.ConfigTypeInt, true, "Most members of one group."},
-			{"group.consumer.session.timeout.ms", ms(g.ConsumerSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Session timeout of KIP-848 consumer group members."},
-			{"group.consumer.heartbeat.interval.ms", ms(g.ConsumerHeartbeatInterval), builtIn, kmsg.ConfigTypeInt, true, "Heartbeat interval of KIP-848 consumer group members."},
+			{"offsets.retention.check.interval.ms", ms(g.RetentionCheckInterval), builtIn, kmsg.ConfigTypeLong, true, "How often expired offsets are looked for.", nil},
+			{"offset.metadata.max.bytes", strconv.Itoa(g.OffsetMetadataMaxBytes), builtIn, kmsg.ConfigTypeInt, true, "Largest metadata string of a committed offset.", nil},
+			{"group.initial.rebalance.delay.ms", ms(g.InitialRebalanceDelay), builtIn, kmsg.ConfigTypeInt, true, "How long an empty group's first rebalance waits for more members.", nil},
+			{"group.min.session.timeout.ms", ms(g.MinSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Shortest session timeout a classic member may ask for.", nil},
+			{"group.max.session.timeout.ms", ms(g.MaxSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Longest session timeout a classic member may ask for.", nil},
+			{"group.max.size", strconv.Itoa(g.MaxSize), builtIn, kmsg.ConfigTypeInt, true, "Most members of one group.", nil},
+			{"group.consumer.session.timeout.ms", ms(g.ConsumerSessionTimeout), builtIn, kmsg.ConfigTypeInt, true, "Session timeout of KIP-848 consumer group members.", nil},
+			{"group.consumer.heartbeat.interval.ms", ms(g.ConsumerHeartbeatInterval), builtIn, kmsg.ConfigTypeInt, true, "Heartbeat interval of KIP-848 consumer group members.", nil},
 		}
 	}
 	out, defaults := list(g), list(d)
@@ -149,8 +161,8 @@ func groupConfigs(g GroupConfig) []describedConfig {
 }
 
 // encodeConfigs answers the configs names asks for (all of them when nil),
-// each with its one synonym (itself: floe has no other level a value could
-// come from) and its documentation when asked for.
+// each with its synonyms (itself alone, but for the dynamic broker configs)
+// and its documentation when asked for.
 func encodeConfigs(cs []describedConfig, names []string, synonyms, docs bool) []kmsg.DescribeConfigsResponseResourceConfig {
 	var out []kmsg.DescribeConfigsResponseResourceConfig
 	for _, c := range cs {
@@ -166,9 +178,15 @@ func encodeConfigs(cs []describedConfig, names []string, synonyms, docs bool) []
 		rc.IsDefault = c.source == kmsg.ConfigSourceDefaultConfig
 		rc.ConfigType = c.kind
 		if synonyms {
-			syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-			syn.Name, syn.Value, syn.Source = c.name, &value, c.source
-			rc.ConfigSynonyms = append(rc.ConfigSynonyms, syn)
+			levels := c.synonyms
+			if levels == nil {
+				levels = []configSynonym{{c.value, c.source}}
+			}
+			for _, l := range levels {
+				syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+				syn.Name, syn.Value, syn.Source = c.name, kmsg.StringPtr(l.value), l.source
+				rc.ConfigSynonyms = append(rc.ConfigSynonyms, syn)
+			}
 		}
 		if docs {
 			doc := c.doc

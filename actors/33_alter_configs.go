@@ -8,9 +8,12 @@ package actors
 // write. validate_only checks and changes nothing. Handled by the topic
 // manager, as the incremental form is.
 //
+// A broker resource's dynamic configs (broker_config.go) become exactly
+// those given, the same way.
+//
 // Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG (unknown name, bad
-// value), INVALID_REQUEST for a null value and for broker resources
-// (floe's broker settings are flags).
+// value, a broker config that is a flag), INVALID_REQUEST for a null value,
+// another broker's id and other resource types.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -39,8 +42,19 @@ func (tm *topicManager) replaceConfigs(m *replaceConfigsMsg) {
 }
 
 func (tm *topicManager) replaceOne(res kmsg.AlterConfigsRequestResource, validateOnly bool) (int16, string) {
-	if res.ResourceType != kmsg.ConfigResourceTypeTopic {
-		return kerr.InvalidRequest.Code, "only topic configs can be altered"
+	switch res.ResourceType {
+	case kmsg.ConfigResourceTypeTopic:
+	case kmsg.ConfigResourceTypeBroker:
+		edits := make([]brokerConfigEdit, 0, len(res.Configs))
+		for _, c := range res.Configs {
+			if c.Value == nil {
+				return kerr.InvalidRequest.Code, "null value for " + c.Name
+			}
+			edits = append(edits, brokerConfigEdit{c.Name, c.Value})
+		}
+		return tm.alterBrokerConfigs(res.ResourceName, edits, true, validateOnly)
+	default:
+		return kerr.InvalidRequest.Code, "only topic and broker configs can be altered"
 	}
 	t := tm.b.reg.load().byName[res.ResourceName]
 	if t == nil {

@@ -8,9 +8,12 @@ package actors
 // configs. validate_only checks and changes nothing. All operations on one
 // resource apply together or not at all.
 //
+// A broker resource (this broker's id, or "" for the cluster-wide default)
+// sets and deletes dynamic broker configs (broker_config.go).
+//
 // Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG (unknown name, bad
-// value, append/subtract on a non-list), INVALID_REQUEST for broker resources
-// (floe's broker settings are flags).
+// value, append/subtract on a non-list, a broker config that is a flag),
+// INVALID_REQUEST for another broker's id and other resource types.
 
 import (
 	"slices"
@@ -42,8 +45,28 @@ func (tm *topicManager) alterConfigs(m *alterConfigsMsg) {
 }
 
 func (tm *topicManager) alterOne(res kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) (int16, string) {
-	if res.ResourceType != kmsg.ConfigResourceTypeTopic {
-		return kerr.InvalidRequest.Code, "only topic configs can be altered"
+	switch res.ResourceType {
+	case kmsg.ConfigResourceTypeTopic:
+	case kmsg.ConfigResourceTypeBroker:
+		edits := make([]brokerConfigEdit, 0, len(res.Configs))
+		for _, c := range res.Configs {
+			switch c.Op {
+			case kmsg.IncrementalAlterConfigOpSet:
+				if c.Value == nil {
+					return kerr.InvalidRequest.Code, "null value for " + c.Name
+				}
+				edits = append(edits, brokerConfigEdit{c.Name, c.Value})
+			case kmsg.IncrementalAlterConfigOpDelete:
+				edits = append(edits, brokerConfigEdit{name: c.Name})
+			case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+				return kerr.InvalidConfig.Code, c.Name + " is not a list"
+			default:
+				return kerr.InvalidRequest.Code, "unknown config operation"
+			}
+		}
+		return tm.alterBrokerConfigs(res.ResourceName, edits, false, validateOnly)
+	default:
+		return kerr.InvalidRequest.Code, "only topic and broker configs can be altered"
 	}
 	t := tm.b.reg.load().byName[res.ResourceName]
 	if t == nil {

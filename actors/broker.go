@@ -163,17 +163,19 @@ type Broker struct {
 	metrics     *brokerMetrics
 	handlers    [kmsg.MaxKey + 1]func(*netloop.Request) // by API key; read-only after NewBroker
 	reg         *registry
-	topics      *actor.PID        // the topic manager
-	upload      *actor.PID        // the uploader
-	maintenance *actor.PID        // retention and expired-object deletion
-	compact     *actor.PID        // the compactor
-	shards      []*actor.PID      // WAL shard actors
-	cold        []*actor.PID      // cold loaders
-	blocks      *blockcache.Cache // the cold path's cache, apart from the log cache
-	refs        objectRefs        // in-flight reads per object
-	coldBudget  *rate.Limiter     // nil: unlimited; safe for concurrent use
-	deletes     *rate.Limiter     // paces object deletes (deleteObject)
-	groups      groupService      // the group manager (group_service.go)
+	topics      *actor.PID                   // the topic manager
+	upload      *actor.PID                   // the uploader
+	maintenance *actor.PID                   // retention and expired-object deletion
+	compact     *actor.PID                   // the compactor
+	shards      []*actor.PID                 // WAL shard actors
+	cold        []*actor.PID                 // cold loaders
+	blocks      *blockcache.Cache            // the cold path's cache, apart from the log cache
+	refs        objectRefs                   // in-flight reads per object
+	coldBudget  atomic.Pointer[rate.Limiter] // nil: unlimited; replaced when the dynamic config changes
+	compaction  *rate.Limiter                // compaction's byte budget; its limit follows the dynamic config
+	dynamic     atomic.Pointer[dynamicConfigs]
+	deletes     *rate.Limiter // paces object deletes (deleteObject)
+	groups      groupService  // the group manager (group_service.go)
 	coldRR      atomic.Uint64
 	sessionIDs  atomic.Int32 // the last fetch session id given (fetch_session.go)
 
@@ -196,9 +198,9 @@ func NewBroker(cfg Config, deps Deps) *Broker {
 	b.metrics = newBrokerMetrics(b, deps.Registry)
 	b.handlers = b.handlerTable()
 	b.compactionInterval.Store(int64(cfg.CompactionInterval))
-	if cfg.ColdReadBytesPerSecond > 0 {
-		b.coldBudget = rate.NewLimiter(rate.Limit(cfg.ColdReadBytesPerSecond), coldBudgetBurst)
-	}
+	b.dynamic.Store(&dynamicConfigs{})
+	b.setColdReadRate(cfg.ColdReadBytesPerSecond)
+	b.compaction = rate.NewLimiter(rate.Limit(cfg.CompactionBytesPerSecond), int(min(cfg.CompactionBytesPerSecond, pacePieceBytes)))
 	b.deletes = rate.NewLimiter(rate.Limit(cfg.ObjectDeletesPerSecond), 1)
 	return b
 }

@@ -13,7 +13,8 @@ import (
 func TestCatchingUpFromCache(t *testing.T) {
 	const mib = 1 << 20
 	l := &partitionLog{}
-	p := &partition{b: &Broker{coldBudget: rate.NewLimiter(mib, coldBudgetBurst)}, log: l}
+	p := &partition{b: &Broker{}, log: l}
+	p.b.coldBudget.Store(rate.NewLimiter(mib, coldBudgetBurst))
 	for i := range 16 { // 16 batches of 1 MiB, offsets 10i to 10i+9
 		l.appendBatch(cachedBatch{base: int64(10 * i), last: int64(10*i + 9), data: make([]byte, mib)})
 	}
@@ -39,6 +40,6 @@ func TestCatchingUpFromCache(t *testing.T) {
 	l.appendBatch(cachedBatch{base: 140, last: 149, data: make([]byte, 3*mib)})
 	check("7 MiB behind, a 3 MiB batch appended", 100, true)
 
-	p.b.coldBudget = nil
+	p.b.coldBudget.Store(nil)
 	check("no budget to meter with", 100, false)
 }

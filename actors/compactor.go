@@ -40,7 +40,6 @@ type compactionRound struct {
 type compactor struct {
 	b       *Broker
 	self    *actor.PID
-	limiter *rate.Limiter
 	timer   *time.Timer // the next tick
 	round   int
 	rounds  map[int]*compactionRound
@@ -49,11 +48,9 @@ type compactor struct {
 
 func (b *Broker) compactorProducer() actor.Producer {
 	return func() actor.Actor {
-		burst := int(min(b.cfg.CompactionBytesPerSecond, pacePieceBytes))
 		return &compactor{
-			b:       b,
-			limiter: rate.NewLimiter(rate.Limit(b.cfg.CompactionBytesPerSecond), burst),
-			rounds:  make(map[int]*compactionRound),
+			b:      b,
+			rounds: make(map[int]*compactionRound),
 		}
 	}
 }
@@ -113,12 +110,12 @@ const pacePieceBytes = 1 << 20
 // timeoutFor bounds a read or write of n bytes: uploadTimeout on top of the
 // time the budget spreads it over.
 func (c *compactor) timeoutFor(n int64) time.Duration {
-	return uploadTimeout + time.Duration(float64(n)/float64(c.limiter.Limit())*float64(time.Second))
+	return uploadTimeout + time.Duration(float64(n)/float64(c.b.compaction.Limit())*float64(time.Second))
 }
 
 // pace waits until n more bytes of the budget are free, a piece at a time.
 func (c *compactor) pace(ctx context.Context, n int) error {
-	return waitBytes(ctx, c.limiter, n)
+	return waitBytes(ctx, c.b.compaction, n)
 }
 
 // waitBytes takes n bytes from limiter, at most a burst at a time: the

@@ -160,10 +160,7 @@ func (nullStore) GetInto(context.Context, string, int64, ...[]byte) error { retu
 // took no time.
 func TestCompactionReadChargedInFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := &compactor{
-			b:       &Broker{deps: Deps{Store: nullStore{}}},
-			limiter: rate.NewLimiter(rate.Limit(1<<20), pacePieceBytes),
-		}
+		c := &compactor{b: &Broker{deps: Deps{Store: nullStore{}}, compaction: rate.NewLimiter(rate.Limit(1<<20), pacePieceBytes)}}
 		start := time.Now()
 		if err := c.readInto("k", 0, 4<<20, [][]byte{make([]byte, 4<<20)}); err != nil {
 			t.Fatal(err)

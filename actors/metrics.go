@@ -2,6 +2,7 @@ package actors
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"math"
 
 	"github.com/floe-io/floe/netloop"
 )
@@ -108,6 +109,15 @@ func newBrokerMetrics(b *Broker, reg prometheus.Registerer) *brokerMetrics {
 			func() float64 { return float64(b.blocks.Stats().ReusedBuffers) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_block_cache_free_bytes", Help: "Bytes of released block buffers kept for the next loads; with the cached blocks, at most the block cache's size and a sixteenth more (8 MiB at least)."},
 			func() float64 { return float64(b.blocks.Stats().FreeBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_cold_read_budget_bytes_per_second", Help: "The cold-read byte budget in force (--cold-read-rate, or the dynamic broker config remote.log.manager.fetch.max.bytes.per.second); +Inf when there is no limit."},
+			func() float64 {
+				if budget := b.coldBudget.Load(); budget != nil {
+					return float64(budget.Limit())
+				}
+				return math.Inf(1)
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_compaction_budget_bytes_per_second", Help: "Compaction's byte budget in force (--compaction-rate, or the dynamic broker config floe.compaction.max.bytes.per.second)."},
+			func() float64 { return float64(b.compaction.Limit()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_log_cache_bytes", Help: "Bytes in the log cache (tail data)."},
 			func() float64 { return float64(b.cacheBytes.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_producer_states", Help: "Idempotent producers whose state partitions keep, summed over partitions."},

@@ -290,25 +290,27 @@ const coldBudgetBurst = 4 << 20
 // coldBudgetWait is how long until the cold path's budget is out of debt; 0
 // when there is budget (or no limit).
 func (b *Broker) coldBudgetWait() time.Duration {
-	if b.coldBudget == nil {
+	budget := b.coldBudget.Load()
+	if budget == nil {
 		return 0
 	}
-	tokens := b.coldBudget.Tokens()
+	tokens := budget.Tokens()
 	if tokens >= 0 {
 		return 0
 	}
-	return time.Duration(-tokens / float64(b.coldBudget.Limit()) * float64(time.Second))
+	return time.Duration(-tokens / float64(budget.Limit()) * float64(time.Second))
 }
 
 // coldBudgetCharge takes bytes served from the cold path out of the budget,
 // going into debt if need be (the bytes are already read).
 func (b *Broker) coldBudgetCharge(bytes int) {
-	if b.coldBudget == nil || bytes <= 0 {
+	budget := b.coldBudget.Load()
+	if budget == nil || bytes <= 0 {
 		return
 	}
 	for bytes > 0 {
 		n := min(bytes, coldBudgetBurst)
-		b.coldBudget.ReserveN(time.Now(), n)
+		budget.ReserveN(time.Now(), n)
 		bytes -= n
 	}
 }

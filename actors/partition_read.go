@@ -53,7 +53,7 @@ const catchUpBehindBytes = 4 << 20
 // for the consumer that the producers on this broker would feel. A tail
 // reader is never that far behind, and is never metered.
 func (p *partition) catchingUp(i int) bool {
-	if p.b.coldBudget == nil || i < 0 {
+	if p.b.coldBudget.Load() == nil || i < 0 {
 		return false
 	}
 	l := p.log

@@ -25,6 +25,9 @@ type replayed struct {
 // the context) before the broker reports ready.
 func (b *Broker) Start(ctx context.Context) error {
 	d := b.deps
+	if err := b.loadDynamicConfigs(); err != nil {
+		return err
+	}
 	topics, err := d.Meta.Topics()
 	if err != nil {
 		return fmt.Errorf("actors: load topics: %w", err)
