@@ -25,6 +25,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // clientRecord is one record as a client under test saw it.
@@ -378,20 +379,31 @@ func TestKafkaPython(t *testing.T) {
 // DescribeConfigs of a topic and of the broker), an idempotent zstd'd
 // producer, and a consumer group.
 func TestConfluentKafkaPython(t *testing.T) {
-	testPythonClient(t, "confluent_kafka", "python3-confluent-kafka", "confluentkafka", "ck", "confluent-kafka")
+	run := testPythonClient(t, "confluent_kafka", "python3-confluent-kafka", "confluentkafka", "ck", "confluent-kafka")
+	adm, ctx := adminFor(t, run.addr)
+	rc, err := adm.DescribeBrokerConfigs(ctx, 0)
+	if err != nil || len(rc) != 1 || rc[0].Err != nil {
+		t.Fatalf("describe broker 0: %v %v", err, rc)
+	}
+	for _, c := range rc[0].Configs {
+		if c.Key == "remote.log.manager.fetch.max.bytes.per.second" && (c.MaybeValue() != "33554432" || c.Source != kmsg.ConfigSourceDynamicBrokerConfig) {
+			t.Errorf("%s = %s from %v after confluent-kafka's alter_configs, want 33554432 from a dynamic broker config", c.Key, c.MaybeValue(), c.Source)
+		}
+	}
 }
 
 // testPythonClient runs testdata/dir/client.py with Debian's Python and
 // the client pkg provides (module is what the script imports), checks its
 // records (value prefix prefix) and that its alter_configs set
-// retention.ms.
-func testPythonClient(t *testing.T, module, pkg, dir, prefix, name string) {
+// retention.ms, and returns the run.
+func testPythonClient(t *testing.T, module, pkg, dir, prefix, name string) scriptRun {
 	python := debianPython(t, module, pkg)
 	run := runScript(t, python, dir, "client.py", name)
 	checkClientRun(t, run.addr, run.topic, run.group, prefix, name, scriptFromClient, run.read)
 	if v := topicConfig(t, run.addr, run.topic, "retention.ms"); v != "7200000" {
 		t.Errorf("retention.ms %q after %s's alter_configs, want 7200000", v, name)
 	}
+	return run
 }
 
 // topicConfig is one config's value, as DescribeConfigs gives it.

@@ -4,9 +4,11 @@ what the broker holds.
 
     python3 client.py BROKER TOPIC GROUP PRODUCE TOTAL
 
-With the admin client: sets retention.ms=7200000 on TOPIC (librdkafka's
-AlterConfigs), and checks that DescribeConfigs gives it back and lists
-the broker's num.partitions. Produces PRODUCE records (key ck-N, value
+With the admin client: sets retention.ms=7200000 on TOPIC and the
+dynamic broker config remote.log.manager.fetch.max.bytes.per.second=
+33554432 on broker 0 (librdkafka's AlterConfigs), and checks that
+DescribeConfigs gives both back (the latter as a dynamic broker config)
+and lists the broker's num.partitions. Produces PRODUCE records (key ck-N, value
 ck-value-N, header client=confluent-kafka) with an idempotent, zstd'd
 producer; consumes TOTAL records of TOPIC from the beginning in consumer
 group GROUP and prints each as a JSON line {p, o, k, v, h}; commits.
@@ -16,13 +18,15 @@ import json
 import sys
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
 broker, topic, group = sys.argv[1:4]
 produce, total = int(sys.argv[4]), int(sys.argv[5])
 
 admin = AdminClient({'bootstrap.servers': broker})
-for f in admin.alter_configs([ConfigResource('topic', topic, set_config={'retention.ms': '7200000'})]).values():
+COLD = 'remote.log.manager.fetch.max.bytes.per.second'
+for f in admin.alter_configs([ConfigResource('topic', topic, set_config={'retention.ms': '7200000'}),
+                              ConfigResource('broker', '0', set_config={COLD: '33554432'})]).values():
     f.result(timeout=30)
 for res, f in admin.describe_configs([ConfigResource('topic', topic), ConfigResource('broker', '0')]).items():
     configs = f.result(timeout=30)
@@ -30,6 +34,9 @@ for res, f in admin.describe_configs([ConfigResource('topic', topic), ConfigReso
         sys.exit('retention.ms %s after alter_configs' % configs['retention.ms'].value)
     if res.restype == ConfigResource.Type.BROKER and 'num.partitions' not in configs:
         sys.exit('the broker lists no num.partitions: %s' % sorted(configs))
+    if res.restype == ConfigResource.Type.BROKER and (
+            configs[COLD].value != '33554432' or configs[COLD].source != ConfigSource.DYNAMIC_BROKER_CONFIG.value):
+        sys.exit('%s %s from source %s after alter_configs' % (COLD, configs[COLD].value, configs[COLD].source))
 
 failed = []
 producer = Producer({'bootstrap.servers': broker, 'enable.idempotence': True, 'acks': 'all',
