@@ -83,15 +83,6 @@ type Config struct {
 	// SCHED_IDLE it takes them only when they are idle, and gives them up
 	// at once when the producer's or the broker's thread wakes.
 	ConsumerIdle bool `json:"consumer_idle,omitempty"`
-	// ConsumerPretouchBytes, if > 0, has the consumer process touch this
-	// much heap before it says it is ready, and keep freed memory mapped
-	// (GODEBUG=madvdontneed=0), for the same reason again: the heap a
-	// consumer grows as it starts reading costs a page fault a page, and
-	// on a virtual machine the host's time as well; a remote consumer's
-	// faults are its own machine's, this one's fell on the producer's and
-	// the broker's vCPUs in the catch-up's first two seconds (about 8,000
-	// a second; docs/benchmarks.md, session 21).
-	ConsumerPretouchBytes int64 `json:"consumer_pretouch_bytes,omitempty"`
 	// ReadRate, if > 0, caps the catch-up consumer at this many bytes per
 	// second. With a log cache that holds the whole backlog it gives a
 	// control run: the same read load, served from memory.
@@ -217,9 +208,6 @@ func (c *Config) Validate(scenario string) error {
 	}
 	if c.ConsumerIdle && len(c.ConsumerCommand) == 0 {
 		bad("SCHED_IDLE applies only to a consumer process")
-	}
-	if c.ConsumerPretouchBytes < 0 || c.ConsumerPretouchBytes > 0 && len(c.ConsumerCommand) == 0 {
-		bad("consumer pretouch must be ≥ 0, and applies only to a consumer process")
 	}
 	if c.PartitionsPerConsumer < 0 {
 		bad("partitions per consumer must be ≥ 0")

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/floe-io/floe/internal/pretouch"
 )
 
 // The catch-up consumer can run in a process of its own (Config.
@@ -58,19 +56,7 @@ func startConsumerProcess(cfg *Config, count func(records, bytes int)) (*consume
 	if cfg.ConsumerIdle {
 		args = append(args, "--idle")
 	}
-	if cfg.ConsumerPretouchBytes > 0 {
-		args = append(args, "--pretouch", strconv.FormatInt(cfg.ConsumerPretouchBytes, 10))
-	}
 	cp := &consumerProcess{cmd: exec.Command(cfg.ConsumerCommand[0], args...), done: make(chan struct{})}
-	if cfg.ConsumerPretouchBytes > 0 {
-		// The runtime reads GODEBUG once, at start: freed heap is then
-		// returned with MADV_FREE, which leaves the touched pages mapped.
-		godebug := "madvdontneed=0"
-		if v := os.Getenv("GODEBUG"); v != "" {
-			godebug = v + "," + godebug
-		}
-		cp.cmd.Env = append(os.Environ(), "GODEBUG="+godebug)
-	}
 	cp.cmd.Stderr = os.Stderr
 	var err error
 	if cp.stdin, err = cp.cmd.StdinPipe(); err != nil {
@@ -154,7 +140,6 @@ func ConsumerMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	readRate := fs.Float64("read-rate", 0, "")
 	gogc := fs.Int("gogc", 0, "")
 	idle := fs.Bool("idle", false, "")
-	pretouchBytes := fs.Int64("pretouch", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -167,7 +152,6 @@ func ConsumerMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
-	pretouch.Heap(*pretouchBytes)
 	cfg := &Config{Brokers: strings.Split(*brokers, ","), Topic: *topic, FetchMaxPartitionBytes: int32(*fetch), ReadRate: *readRate}
 	fmt.Fprintln(stdout, "READY")
 	in := bufio.NewReader(stdin)

@@ -41,18 +41,6 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(code)
 	}
-	if os.Getenv(childEnv) == "pretouch" {
-		// Exits 0 only if the child's heap took its pages before it said
-		// READY (its peak RSS holds them) and freed memory stays mapped.
-		code := ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-		if code == 0 {
-			if err := pretouched(64 << 20); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				code = 3
-			}
-		}
-		os.Exit(code)
-	}
 	if os.Getenv(childEnv) == "consumer" {
 		writeStamp(childEnv + "_STARTED")
 		code := ConsumerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -151,40 +139,6 @@ func TestConsumerProcessIdle(t *testing.T) {
 	childExitsZero(t, "idle", Config{ConsumerIdle: true}, "every thread under SCHED_IDLE")
 }
 
-// The consumer process touches the heap the bench asks for before it says
-// it is ready, with freed memory kept mapped.
-func TestConsumerProcessPretouch(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc/self/status")
-	}
-	childExitsZero(t, "pretouch", Config{ConsumerPretouchBytes: 64 << 20}, "64 MiB touched, GODEBUG madvdontneed=0")
-}
-
-// pretouched checks that this process's peak resident memory reached at
-// least n bytes and that it runs with GODEBUG madvdontneed=0.
-func pretouched(n int64) error {
-	if !strings.Contains(os.Getenv("GODEBUG"), "madvdontneed=0") {
-		return fmt.Errorf("GODEBUG %q, want madvdontneed=0", os.Getenv("GODEBUG"))
-	}
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return err
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return err
-			}
-			if kib<<10 < n {
-				return fmt.Errorf("peak RSS %d KiB, want at least %d", kib, n>>10)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("no VmHWM in /proc/self/status")
-}
-
 // childExitsZero starts this test binary as the consumer process in the
 // given TestMain mode, with cfg's consumer settings, stops it before the
 // catch-up and expects it to exit 0 (the mode's checks passed: what).
@@ -211,7 +165,6 @@ func TestReportNamesConsumerGOGC(t *testing.T) {
 	}{
 		{Config{ConsumerCommand: []string{"floe"}, ConsumerGCPercent: 2000}, "the consumer ran in a process of its own, GOGC 2000\n"},
 		{Config{ConsumerCommand: []string{"floe"}, ConsumerGCPercent: 2000, ConsumerIdle: true}, "the consumer ran in a process of its own, GOGC 2000, SCHED_IDLE\n"},
-		{Config{ConsumerCommand: []string{"floe"}, ConsumerGCPercent: 2000, ConsumerIdle: true, ConsumerPretouchBytes: 128 << 20}, "the consumer ran in a process of its own, GOGC 2000, SCHED_IDLE, 128 MiB of heap pre-touched\n"},
 		{Config{ConsumerCommand: []string{"floe"}}, "the consumer ran in a process of its own, GOGC Go's default (100)\n"},
 		{Config{}, ""},
 	} {

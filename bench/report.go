@@ -60,9 +60,6 @@ func WriteTable(w io.Writer, r Result) error {
 			if c.ConsumerIdle {
 				idle = ", SCHED_IDLE"
 			}
-			if c.ConsumerPretouchBytes > 0 {
-				idle += fmt.Sprintf(", %.0f MiB of heap pre-touched", float64(c.ConsumerPretouchBytes)/(1<<20))
-			}
 			fmt.Fprintf(w, "the consumer ran in a process of its own, GOGC %s%s\n", gogc, idle)
 		}
 		b, c := k.BaselineClient, k.CatchupClient

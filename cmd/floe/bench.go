@@ -44,7 +44,6 @@ Flags:
 // benchOptions are the raw flag values of floe bench.
 type benchOptions struct {
 	brokers, out, recordSize, backlogBytes, fetchPartition, readRate string
-	consumerPretouch                                                 string
 	jsonOnly, kfake, consumerProcess, consumerIdle                   bool
 	consumerGOGC                                                     int
 	cfg                                                              bench.Config
@@ -85,7 +84,6 @@ func benchFlags(stderr io.Writer) (*flag.FlagSet, *benchOptions) {
 	fs.BoolVar(&o.kfake, "kfake", false, "") // hidden: run against an in-process kfake cluster
 	fs.IntVar(&o.consumerGOGC, "consumer-gogc", 0, "catchup: with --consumer-process, the consumer process's GOGC (0 = Go's default, 100). It stands for a consumer on another machine but shares this one's CPUs; a higher value makes its garbage collections, each of which takes a CPU for a millisecond or more, rarer")
 	fs.BoolVar(&o.consumerIdle, "consumer-idle", false, "catchup: with --consumer-process, run the consumer process under SCHED_IDLE (Linux). For the same reason as --consumer-gogc: its decoding then takes this machine's CPUs only when the producer and the broker leave them idle")
-	fs.StringVar(&o.consumerPretouch, "consumer-pretouch", "0", "catchup: with --consumer-process, have the consumer process touch this much heap (e.g. 128MiB) before the baseline and keep freed memory mapped. For the same reason again: the page faults of a consumer's growing heap are its own machine's, this one's fall on the broker's and the producer's CPUs")
 	fs.BoolVar(&o.consumerProcess, "consumer-process", false, "catchup: run the catch-up consumer in a process of its own, as a remote consumer would be; the process is started before the baseline window and waits there, so that its start is not counted as catch-up")
 	fs.Usage = func() { printBenchUsage(fs) }
 	return fs, o
@@ -183,9 +181,6 @@ func (o *benchOptions) finish() error {
 		return fmt.Errorf("--read-rate: %w", err)
 	}
 	o.cfg.ReadRate = float64(rate)
-	if o.cfg.ConsumerPretouchBytes, err = parseSize(o.consumerPretouch); err != nil {
-		return fmt.Errorf("--consumer-pretouch: %w", err)
-	}
 	if o.consumerProcess {
 		exe, err := os.Executable()
 		if err != nil {
