@@ -73,11 +73,15 @@ type cpuTimes struct {
 }
 
 // stealPercent is the share of the CPU time from earlier to t that was
-// stolen, rounded to hundredths; ok is false when no time passed or the
-// counters went backwards.
+// stolen, rounded to hundredths; ok is false when the counters went
+// backwards. A window shorter than a clock tick (10 ms) may see no tick
+// at all, and none stolen.
 func (t cpuTimes) stealPercent(earlier cpuTimes) (float64, bool) {
-	if t.total <= earlier.total || t.steal < earlier.steal {
+	if t.total < earlier.total || t.steal < earlier.steal {
 		return 0, false
+	}
+	if t.total == earlier.total {
+		return 0, true
 	}
 	return round2(100 * float64(t.steal-earlier.steal) / float64(t.total-earlier.total)), true
 }

@@ -223,8 +223,11 @@ func TestParseCPUTimes(t *testing.T) {
 	if p, ok := a.stealPercent(b); ok {
 		t.Errorf("backwards: %v, want none", p)
 	}
-	if p, ok := a.stealPercent(a); ok {
-		t.Errorf("no time passed: %v, want none", p)
+	if p, ok := a.stealPercent(a); !ok || p != 0 {
+		t.Errorf("no tick passed (a window under 10 ms): %v %v, want 0%%", p, ok)
+	}
+	if p, ok := (cpuTimes{total: 300, steal: 3}).stealPercent(a); ok {
+		t.Errorf("steal went backwards: %v, want none", p)
 	}
 }
 
