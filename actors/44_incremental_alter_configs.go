@@ -13,7 +13,8 @@ package actors
 //
 // Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG (unknown name, bad
 // value, append/subtract on a non-list, a broker config that is a flag),
-// INVALID_REQUEST for another broker's id and other resource types.
+// INVALID_REQUEST for a config named twice in one resource, another
+// broker's id and other resource types.
 
 import (
 	"slices"
@@ -45,6 +46,14 @@ func (tm *topicManager) alterConfigs(m *alterConfigsMsg) {
 }
 
 func (tm *topicManager) alterOne(res kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) (int16, string) {
+	seen := make(map[string]bool, len(res.Configs))
+	for _, c := range res.Configs {
+		if seen[c.Name] {
+			// Which operation would win is not defined; Kafka refuses too.
+			return kerr.InvalidRequest.Code, "config " + c.Name + " named twice"
+		}
+		seen[c.Name] = true
+	}
 	switch res.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
 	case kmsg.ConfigResourceTypeBroker:

@@ -108,6 +108,7 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 		{coldRateConfig, "0", kerr.InvalidConfig},
 		{coldRateConfig, "-1", kerr.InvalidConfig},
 		{coldRateConfig, "fast", kerr.InvalidConfig},
+		{compactionRateConfig, "6", kerr.InvalidRequest}, // named twice
 	} {
 		ar, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set(compactionRateConfig, "5"), set(c.name, c.value)}, 0)
 		if err != nil || len(ar) != 1 || !errors.Is(ar[0].Err, c.want) {

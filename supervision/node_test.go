@@ -334,6 +334,10 @@ func TestTopicAdmin(t *testing.T) {
 	if ar, _ := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kadm.StringPtr("-5")}}, "admin"); !errors.Is(ar[0].Err, kerr.InvalidConfig) {
 		t.Errorf("bad alter: %v", ar[0].Err)
 	}
+	twice := []kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("1000")}, {Op: kadm.DeleteConfig, Name: "retention.ms"}}
+	if ar, _ := adm.AlterTopicConfigs(ctx, twice, "admin"); !errors.Is(ar[0].Err, kerr.InvalidRequest) {
+		t.Errorf("a config named twice: %v, want INVALID_REQUEST", ar[0].Err)
+	}
 
 	// The older, whole-set AlterConfigs (kafkajs and sarama send it): the
 	// configs given replace every one set before, which go back to their
