@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -69,13 +70,8 @@ func dynamicBrokerSpecs() []dynamicBrokerSpec {
 	}
 }
 
-func findDynamicBrokerSpec(name string) (dynamicBrokerSpec, bool) {
-	for _, s := range dynamicBrokerSpecs() {
-		if s.name == name {
-			return s, true
-		}
-	}
-	return dynamicBrokerSpec{}, false
+func isDynamicBrokerConfig(name string) bool {
+	return slices.ContainsFunc(dynamicBrokerSpecs(), func(s dynamicBrokerSpec) bool { return s.name == name })
 }
 
 // setColdReadRate puts a cold-read budget of bytesPerSecond in force (none
@@ -91,23 +87,25 @@ func (b *Broker) setColdReadRate(bytesPerSecond int64) {
 	b.coldBudget.Store(rate.NewLimiter(rate.Limit(bytesPerSecond), coldBudgetBurst))
 }
 
-// effective is a dynamic config's value in force, and the level it comes
-// from.
-func (d *dynamicConfigs) effective(spec dynamicBrokerSpec, cfg *Config) (string, kmsg.ConfigSource) {
+// levels are the values a dynamic config has, highest precedence first:
+// this broker's, the cluster-wide default's, each where one is set, and the
+// flag's. The first is the value in force; all are its synonyms.
+func (d *dynamicConfigs) levels(spec dynamicBrokerSpec, cfg *Config) []configSynonym {
+	var out []configSynonym
 	if v, ok := d.broker[spec.name]; ok {
-		return v, kmsg.ConfigSourceDynamicBrokerConfig
+		out = append(out, configSynonym{v, kmsg.ConfigSourceDynamicBrokerConfig})
 	}
 	if v, ok := d.clusterDefault[spec.name]; ok {
-		return v, kmsg.ConfigSourceDynamicDefaultBrokerConfig
+		out = append(out, configSynonym{v, kmsg.ConfigSourceDynamicDefaultBrokerConfig})
 	}
-	return strconv.FormatInt(spec.static(cfg), 10), kmsg.ConfigSourceStaticBrokerConfig
+	return append(out, configSynonym{strconv.FormatInt(spec.static(cfg), 10), kmsg.ConfigSourceStaticBrokerConfig})
 }
 
 // applyDynamic puts every dynamic config's effective value in force.
 func (b *Broker) applyDynamic() {
 	d := b.dynamic.Load()
 	for _, spec := range dynamicBrokerSpecs() {
-		v, _ := d.effective(spec, &b.cfg)
+		v := d.levels(spec, &b.cfg)[0].value
 		n, err := parseByteRate(v)
 		if err != nil { // stored before validation changed; not expected
 			b.log.Warn("ignoring a dynamic broker config", "name", spec.name, "value", v, "err", err)
@@ -172,8 +170,8 @@ func (tm *topicManager) alterBrokerConfigs(resource string, edits []brokerConfig
 		next = make(map[string]string)
 	}
 	for _, e := range edits {
-		if _, ok := findDynamicBrokerSpec(e.name); !ok {
-			if _, known := findDescribedConfig(b.brokerConfigs(), e.name); known {
+		if !isDynamicBrokerConfig(e.name) {
+			if slices.ContainsFunc(b.brokerConfigs(), func(c describedConfig) bool { return c.name == e.name }) {
 				return kerr.InvalidConfig.Code, e.name + " cannot be changed at runtime: it is set by a flag of floe serve"
 			}
 			return kerr.InvalidConfig.Code, "unknown broker config " + e.name
@@ -213,16 +211,9 @@ func (b *Broker) dynamicDescribed() []describedConfig {
 	d := b.dynamic.Load()
 	var out []describedConfig
 	for _, spec := range dynamicBrokerSpecs() {
-		v, source := d.effective(spec, &b.cfg)
-		dc := describedConfig{name: spec.name, value: v, source: source, kind: kmsg.ConfigTypeLong, doc: spec.doc}
-		if x, ok := d.broker[spec.name]; ok {
-			dc.synonyms = append(dc.synonyms, configSynonym{x, kmsg.ConfigSourceDynamicBrokerConfig})
-		}
-		if x, ok := d.clusterDefault[spec.name]; ok {
-			dc.synonyms = append(dc.synonyms, configSynonym{x, kmsg.ConfigSourceDynamicDefaultBrokerConfig})
-		}
-		dc.synonyms = append(dc.synonyms, configSynonym{strconv.FormatInt(spec.static(&b.cfg), 10), kmsg.ConfigSourceStaticBrokerConfig})
-		out = append(out, dc)
+		levels := d.levels(spec, &b.cfg)
+		out = append(out, describedConfig{name: spec.name, value: levels[0].value, source: levels[0].source,
+			kind: kmsg.ConfigTypeLong, doc: spec.doc, synonyms: levels})
 	}
 	return out
 }
@@ -238,13 +229,4 @@ func (b *Broker) clusterDefaultDescribed() []describedConfig {
 		}
 	}
 	return out
-}
-
-func findDescribedConfig(cs []describedConfig, name string) (describedConfig, bool) {
-	for _, c := range cs {
-		if c.name == name {
-			return c, true
-		}
-	}
-	return describedConfig{}, false
 }
