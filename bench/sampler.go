@@ -25,8 +25,7 @@ type sampler struct {
 
 	series []Point
 	last   time.Time
-	cpu    cpuTimes // at last; cpuOK is false where /proc/stat cannot be read
-	cpuOK  bool
+	steal  stealMeter
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
@@ -37,7 +36,8 @@ func (r *run) startSampler(scenario string, planned time.Duration, p *phases, pr
 		producer: producer, consumer: consumer, progress: r.progress,
 		overLine: isTerminal(r.progress), last: r.start, done: make(chan struct{}),
 	}
-	s.cpu, s.cpuOK = s.readCPU()
+	s.steal = stealMeter{read: readCPUTimes}
+	s.steal.next() // the first reading, at the series' start
 	s.wg.Go(s.loop)
 	return s
 }
@@ -93,17 +93,28 @@ func (s *sampler) sample(now time.Time) {
 		pt.ConsumeMiBPerSecond = round2(float64(cw.bytes) / width / (1 << 20))
 		pt.E2EP50, pt.E2EP99 = cw.latency.P50, cw.latency.P99
 	}
-	if cpu, ok := s.readCPU(); ok && s.cpuOK {
-		pt.StealPercent, _ = cpu.stealPercent(s.cpu)
-		s.cpu = cpu
-	}
+	pt.StealPercent = s.steal.next()
 	s.series = append(s.series, pt)
 	s.printProgress(pt, pw.phaseP99)
 }
 
-func (s *sampler) readCPU() (cpuTimes, bool) {
-	t, err := readCPUTimes()
-	return t, err == nil
+// stealMeter gives the stolen share of CPU time between one reading and
+// the next: 0 where either could not be read (no /proc/stat) or the
+// counters went backwards, the next pair counting again.
+type stealMeter struct {
+	read func() (cpuTimes, error)
+	last cpuTimes
+	ok   bool // last was read
+}
+
+func (m *stealMeter) next() float64 {
+	t, err := m.read()
+	var p float64
+	if err == nil && m.ok {
+		p, _ = t.stealPercent(m.last)
+	}
+	m.last, m.ok = t, err == nil
+	return p
 }
 
 func (s *sampler) printProgress(pt Point, phaseP99 int64) {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +230,31 @@ func TestParseCPUTimes(t *testing.T) {
 	}
 	if p, ok := (cpuTimes{total: 300, steal: 3}).stealPercent(a); ok {
 		t.Errorf("steal went backwards: %v, want none", p)
+	}
+}
+
+// The per-second steal is the share between two readings; a reading that
+// fails gives 0 for its second and the one after, and the next pair counts
+// again.
+func TestStealMeter(t *testing.T) {
+	readings := []struct {
+		t   cpuTimes
+		err error
+	}{
+		{cpuTimes{total: 100, steal: 0}, nil},
+		{cpuTimes{total: 300, steal: 10}, nil}, // 10 of 200
+		{cpuTimes{}, errors.New("no /proc/stat")},
+		{cpuTimes{total: 700, steal: 30}, nil}, // after a failed reading
+		{cpuTimes{total: 900, steal: 31}, nil}, // 1 of 200
+	}
+	i := 0
+	m := stealMeter{read: func() (cpuTimes, error) { r := readings[i]; i++; return r.t, r.err }}
+	var got []float64
+	for range readings {
+		got = append(got, m.next())
+	}
+	if want := []float64{0, 5, 0, 0, 0.5}; !slices.Equal(got, want) {
+		t.Errorf("steal per reading %v, want %v", got, want)
 	}
 }
 
